@@ -1,0 +1,108 @@
+/**
+ * Plain data types shared by the engine, the CLI, the extension worker and the webview.
+ * Nothing here depends on TensorFlow.js, so the webview and protocol can import it.
+ */
+
+/** Images as NHWC float32 in [0, 1], labels as class indices. */
+export interface Dataset {
+  name: string;
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  classNames: string[];
+}
+
+export interface DataSplits {
+  train: Dataset;
+  /** Held out from train for model selection / live curves; may be absent. */
+  val?: Dataset;
+  test: Dataset;
+}
+
+/** Shape the backbone wants; loaders resize/replicate channels to it. */
+export interface InputSpec {
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export type MaskKind = 'binary' | 'ternary';
+export type BnMode = 'frozen' | 'trainable';
+export type LayerKind = 'conv2d' | 'depthwise' | 'dense';
+
+/** One maskable layer of the backbone (biases never masked). */
+export interface MaskedLayerInfo {
+  name: string;
+  kind: LayerKind;
+  /** Kernel shape as TF.js stores it, e.g. [kh, kw, cin, cout] or [in, out]. */
+  shape: number[];
+  /** Number of weights in the kernel = number of mask entries. */
+  size: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  /** Adam learning rate for the real-valued mask scores. */
+  lrMask: number;
+  /** Adam learning rate for the new classifier head (and BN params when trainable). */
+  lrHead: number;
+  /** Multiply both learning rates by `lrDecayFactor` every `lrDecayEvery` epochs (0 = never). */
+  lrDecayEvery: number;
+  lrDecayFactor: number;
+  maskKind: MaskKind;
+  bnMode: BnMode;
+  threshold: number;
+  maskScale: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  epochs: 30,
+  batchSize: 32,
+  lrMask: 1e-4,
+  lrHead: 1e-4,
+  lrDecayEvery: 15,
+  lrDecayFactor: 0.1,
+  maskKind: 'binary',
+  bnMode: 'frozen',
+  threshold: 5e-3,
+  maskScale: 1e-2,
+  seed: 1,
+};
+
+export interface EvalResult {
+  accuracy: number;
+  perClassAccuracy: number[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+  count: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  trainAccuracy: number;
+  trainLoss: number;
+  valAccuracy: number | null;
+  /** Fraction of masked weights switched off, per masked layer, in layer order. */
+  layerSparsity: number[];
+  /** Mask entries that changed since the previous epoch (epoch 1: since the all-ones start). */
+  bitsFlipped: number;
+  seconds: number;
+}
+
+/** Events a UI can draw live. All plain JSON so they cross worker/webview boundaries. */
+export type TrainEvent =
+  | { type: 'start'; task: string; method: TrainMethod; backend: string; epochs: number; stepsPerEpoch: number; layers: string[] }
+  | { type: 'step'; task: string; epoch: number; step: number; stepsPerEpoch: number; loss: number }
+  | ({ type: 'epoch'; task: string } & EpochMetrics)
+  | { type: 'done'; task: string; testAccuracy: number; seconds: number }
+  | { type: 'cancelled'; task: string }
+  | { type: 'error'; task: string; message: string };
+
+export type TrainMethod = 'piggyback' | 'classifier' | 'finetune';
