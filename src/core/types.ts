@@ -106,3 +106,60 @@ export type TrainEvent =
   | { type: 'error'; task: string; message: string };
 
 export type TrainMethod = 'piggyback' | 'classifier' | 'finetune';
+
+/** Result of one baseline run on a task's data (paper table: classifier-only, full fine-tuning). */
+export interface BaselineResult {
+  method: 'classifier' | 'finetune';
+  testAccuracy: number;
+  trainSeconds: number;
+  history: EpochMetrics[];
+  /** Bytes a stored copy would need (fine-tune: whole float32 network + head; classifier: head only). */
+  bytesIfStored: number;
+}
+
+/** Everything the inspector and webview show about one task, computed from disk without TF.js. */
+export interface TaskStats {
+  name: string;
+  dataset: string;
+  classNames: string[];
+  maskKind: MaskKind;
+  bnMode: BnMode;
+  testAccuracy: number | null;
+  /** Fraction of masked weights switched off, per layer in manifest order. */
+  layerSparsity: number[];
+  sparsity: number;
+  /** Bytes on disk for this task (mask + head + BN + metadata). */
+  bytes: number;
+  bitsPerMaskedWeight: number;
+  state: 'trained' | 'training' | 'failed';
+  history: EpochMetrics[];
+  baselines: BaselineResult[];
+  options: TrainOptions;
+}
+
+export interface OverlapMatrices {
+  /** [i][j] Jaccard of kept (non-zero) weights between task i and j. */
+  jaccard: number[][];
+  /** [i][j] number of mask entries that differ. */
+  hamming: number[][];
+}
+
+export interface ProjectStats {
+  dir: string;
+  backbone: {
+    modelPath: string;
+    sha256: string;
+    cutAt: string | null;
+    inputShape: number[];
+    totalParams: number;
+    maskedParams: number;
+  };
+  layers: MaskedLayerInfo[];
+  threshold: number;
+  tasks: TaskStats[];
+  overlap: {
+    overall: OverlapMatrices;
+    /** perLayer[l] for layer l in manifest order. */
+    perLayer: OverlapMatrices[];
+  };
+}
