@@ -1,0 +1,296 @@
+/**
+ * The one message protocol between the extension host and the mask-explorer webview.
+ *
+ * Both sides import this file. Messages cross a postMessage boundary, so neither side
+ * may trust the other's shape: every message goes through parseHostMessage /
+ * parseWebviewMessage, which check every field and return undefined on anything odd.
+ */
+import type {
+  EpochMetrics,
+  MaskedLayerInfo,
+  OverlapMatrices,
+  ProjectStats,
+  TaskStats,
+  TrainEvent,
+  TrainOptions,
+  BaselineResult,
+} from '../core/types';
+
+export type ViewId = 'heatmap' | 'overlap' | 'curves';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves'];
+
+export type OverlapMetric = 'jaccard' | 'hamming';
+export type ExportFormat = 'png' | 'csv';
+
+// ---------------------------------------------------------------- host -> webview
+
+export interface StateMessage {
+  type: 'state';
+  stats: ProjectStats;
+  /** TF.js backend name the host trains with, shown in the header. */
+  backend?: string;
+}
+export interface TrainEventMessage {
+  type: 'trainEvent';
+  event: TrainEvent;
+}
+export interface ShowMessage {
+  type: 'show';
+  view: ViewId;
+}
+/** Reply to an 'export' request so the webview can tell the user where the file went. */
+export interface ExportResultMessage {
+  type: 'exportResult';
+  file: string;
+  ok: boolean;
+  message?: string;
+}
+export type HostToWebview = StateMessage | TrainEventMessage | ShowMessage | ExportResultMessage;
+
+// ---------------------------------------------------------------- webview -> host
+
+export interface ReadyMessage {
+  type: 'ready';
+}
+export interface ExportMessage {
+  type: 'export';
+  /** Suggested file name only; the host decides the final path (save dialog). */
+  file: string;
+  format: ExportFormat;
+  /** base64 PNG bytes (no data: prefix) for png, CSV text for csv. */
+  data: string;
+}
+export interface OpenTaskMessage {
+  type: 'openTask';
+  task: string;
+}
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+}
+export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage;
+
+// ---------------------------------------------------------------- persisted state
+
+/** What the webview stores with vscode.setState; the host's WebviewPanelSerializer gets it back. */
+export interface WebviewState {
+  version: 1;
+  view: ViewId;
+  stats?: ProjectStats;
+  backend?: string;
+  heatmapTable: boolean;
+  overlapMetric: OverlapMetric;
+  /** -1 = overall, otherwise an index into stats.layers. */
+  overlapLayer: number;
+}
+
+export const DEFAULT_WEBVIEW_STATE: WebviewState = {
+  version: 1,
+  view: 'heatmap',
+  heatmapTable: false,
+  overlapMetric: 'jaccard',
+  overlapLayer: -1,
+};
+
+// ---------------------------------------------------------------- validation helpers
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isInt = (x: unknown): x is number => Number.isInteger(x);
+const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+const isNumOrNull = (x: unknown): x is number | null => x === null || isNum(x);
+const isArrOf = <T>(x: unknown, f: (v: unknown) => v is T): x is T[] => Array.isArray(x) && x.every(f);
+const isNumArr = (x: unknown): x is number[] => isArrOf(x, isNum);
+const isStrArr = (x: unknown): x is string[] => isArrOf(x, isStr);
+const oneOf = <T extends string>(vals: readonly T[]) => (x: unknown): x is T => isStr(x) && (vals as readonly string[]).includes(x);
+
+const isView = oneOf(VIEW_IDS);
+const isMaskKind = oneOf(['binary', 'ternary'] as const);
+const isBnMode = oneOf(['frozen', 'trainable'] as const);
+const isLayerKind = oneOf(['conv2d', 'depthwise', 'dense'] as const);
+const isMethod = oneOf(['piggyback', 'classifier', 'finetune'] as const);
+const isTaskState = oneOf(['trained', 'training', 'failed'] as const);
+const isFormat = oneOf(['png', 'csv'] as const);
+const isMetric = oneOf(['jaccard', 'hamming'] as const);
+
+function isEpochMetricsFields(o: Obj): boolean {
+  return (
+    isInt(o.epoch) &&
+    isNum(o.trainAccuracy) &&
+    isNum(o.trainLoss) &&
+    isNumOrNull(o.valAccuracy) &&
+    isNumArr(o.layerSparsity) &&
+    isNum(o.bitsFlipped) &&
+    isNum(o.seconds)
+  );
+}
+const isEpochMetrics = (x: unknown): x is EpochMetrics => isObj(x) && isEpochMetricsFields(x);
+
+const isLayer = (x: unknown): x is MaskedLayerInfo =>
+  isObj(x) && isStr(x.name) && isLayerKind(x.kind) && isArrOf(x.shape, isInt) && isInt(x.size) && x.size >= 0;
+
+const isOptions = (x: unknown): x is TrainOptions =>
+  isObj(x) &&
+  isInt(x.epochs) &&
+  isInt(x.batchSize) &&
+  isNum(x.lrMask) &&
+  isNum(x.lrHead) &&
+  isNum(x.lrDecayEvery) &&
+  isNum(x.lrDecayFactor) &&
+  isMaskKind(x.maskKind) &&
+  isBnMode(x.bnMode) &&
+  isNum(x.threshold) &&
+  isNum(x.maskScale) &&
+  isNum(x.seed);
+
+const isBaseline = (x: unknown): x is BaselineResult =>
+  isObj(x) &&
+  (x.method === 'classifier' || x.method === 'finetune') &&
+  isNum(x.testAccuracy) &&
+  isNum(x.trainSeconds) &&
+  isArrOf(x.history, isEpochMetrics) &&
+  isNum(x.bytesIfStored);
+
+const isTask = (x: unknown): x is TaskStats =>
+  isObj(x) &&
+  isStr(x.name) &&
+  isStr(x.dataset) &&
+  isStrArr(x.classNames) &&
+  isMaskKind(x.maskKind) &&
+  isBnMode(x.bnMode) &&
+  isNumOrNull(x.testAccuracy) &&
+  isNumArr(x.layerSparsity) &&
+  isNum(x.sparsity) &&
+  isNum(x.bytes) &&
+  isNum(x.bitsPerMaskedWeight) &&
+  isTaskState(x.state) &&
+  isArrOf(x.history, isEpochMetrics) &&
+  isArrOf(x.baselines, isBaseline) &&
+  isOptions(x.options);
+
+/** Square n x n numeric matrix: the views index [i][j] for every task pair without checks. */
+const isSquare = (x: unknown, n: number): x is number[][] =>
+  Array.isArray(x) && x.length === n && x.every((row) => isNumArr(row) && row.length === n);
+
+const isOverlap = (x: unknown, n: number): x is OverlapMatrices =>
+  isObj(x) && isSquare(x.jaccard, n) && isSquare(x.hamming, n);
+
+/** Full structural check, including the cross-field sizes the views rely on. */
+export function isProjectStats(x: unknown): x is ProjectStats {
+  if (!isObj(x) || !isStr(x.dir) || !isNum(x.threshold)) return false;
+  const b = x.backbone;
+  if (
+    !isObj(b) ||
+    !isStr(b.modelPath) ||
+    !isStr(b.sha256) ||
+    !(b.cutAt === null || isStr(b.cutAt)) ||
+    !isArrOf(b.inputShape, isInt) ||
+    !isNum(b.totalParams) ||
+    !isNum(b.maskedParams)
+  )
+    return false;
+  if (!isArrOf(x.layers, isLayer) || !isArrOf(x.tasks, isTask)) return false;
+  const nl = x.layers.length;
+  const nt = x.tasks.length;
+  if (!x.tasks.every((t) => t.layerSparsity.length === nl)) return false;
+  const ov = x.overlap;
+  if (!isObj(ov) || !isOverlap(ov.overall, nt)) return false;
+  if (!Array.isArray(ov.perLayer) || ov.perLayer.length !== nl) return false;
+  return ov.perLayer.every((m) => isOverlap(m, nt));
+}
+
+export function isTrainEvent(x: unknown): x is TrainEvent {
+  if (!isObj(x) || !isStr(x.task)) return false;
+  switch (x.type) {
+    case 'start':
+      return (
+        isMethod(x.method) &&
+        isStr(x.backend) &&
+        isInt(x.epochs) &&
+        isInt(x.stepsPerEpoch) &&
+        isStrArr(x.layers)
+      );
+    case 'step':
+      return isInt(x.epoch) && isInt(x.step) && isInt(x.stepsPerEpoch) && isNum(x.loss);
+    case 'epoch':
+      return isEpochMetricsFields(x);
+    case 'done':
+      return isNum(x.testAccuracy) && isNum(x.seconds);
+    case 'cancelled':
+      return true;
+    case 'error':
+      return isStr(x.message);
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------- parsers
+
+export function parseHostMessage(x: unknown): HostToWebview | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.type) {
+    case 'state':
+      if (!isProjectStats(x.stats)) return undefined;
+      if (x.backend !== undefined && !isStr(x.backend)) return undefined;
+      return x.backend === undefined
+        ? { type: 'state', stats: x.stats }
+        : { type: 'state', stats: x.stats, backend: x.backend };
+    case 'trainEvent':
+      return isTrainEvent(x.event) ? { type: 'trainEvent', event: x.event } : undefined;
+    case 'show':
+      return isView(x.view) ? { type: 'show', view: x.view } : undefined;
+    case 'exportResult':
+      if (!isStr(x.file) || !isBool(x.ok)) return undefined;
+      if (x.message !== undefined && !isStr(x.message)) return undefined;
+      return { type: 'exportResult', file: x.file, ok: x.ok, ...(isStr(x.message) ? { message: x.message } : {}) };
+    default:
+      return undefined;
+  }
+}
+
+/** Upper bound on export payloads so a buggy/hostile webview cannot make the host buffer gigabytes. */
+export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A suggested file name: no path separators, no parent refs, sane length. */
+export function isSafeFileName(name: string): boolean {
+  return name.length > 0 && name.length <= 200 && !/[\\/:*?"<>|\u0000-\u001f]/.test(name) && name !== '.' && name !== '..';
+}
+
+export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'export': {
+      if (!isStr(x.file) || !isSafeFileName(x.file) || !isFormat(x.format) || !isStr(x.data)) return undefined;
+      if (x.data.length > MAX_EXPORT_CHARS) return undefined;
+      if (x.format === 'png' && (x.data.length % 4 !== 0 || !BASE64.test(x.data) || !x.data.startsWith('iVBOR'))) return undefined;
+      if (!x.file.toLowerCase().endsWith(`.${x.format}`)) return undefined;
+      return { type: 'export', file: x.file, format: x.format, data: x.data };
+    }
+    case 'openTask':
+      return isStr(x.task) && x.task.length > 0 ? { type: 'openTask', task: x.task } : undefined;
+    case 'error':
+      return isStr(x.message) ? { type: 'error', message: x.message.slice(0, 10_000) } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Restores persisted state, falling back field by field so an old/corrupt state never breaks the view. */
+export function parseWebviewState(x: unknown): WebviewState {
+  const s: WebviewState = { ...DEFAULT_WEBVIEW_STATE };
+  if (!isObj(x)) return s;
+  if (isView(x.view)) s.view = x.view;
+  if (isProjectStats(x.stats)) s.stats = x.stats;
+  if (isStr(x.backend)) s.backend = x.backend;
+  if (isBool(x.heatmapTable)) s.heatmapTable = x.heatmapTable;
+  if (isMetric(x.overlapMetric)) s.overlapMetric = x.overlapMetric;
+  if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
+    s.overlapLayer = x.overlapLayer;
+  return s;
+}

@@ -1,0 +1,212 @@
+/**
+ * Overlap between task masks: Jaccard similarity of the weights each task keeps, or the
+ * Hamming distance (mask bits that differ), overall or for one layer. Selecting a cell
+ * breaks that task pair down per layer, which shows where two tasks' masks diverge.
+ */
+import type { OverlapMatrices, ProjectStats } from '../src/core/types';
+import type { OverlapMetric } from '../src/shared/protocol';
+import { h, int, pct } from './dom';
+import { makeScale, niceMax } from './colorScale';
+import { MatrixGrid, type MatrixSpec } from './matrixGrid';
+import { renderLegend } from './legend';
+import { matrixToCanvas } from './matrixCanvas';
+import { exportCsv, exportPng } from './exportChart';
+import type { ViewContext } from './viewContext';
+
+const METRIC_LABEL: Record<OverlapMetric, string> = {
+  jaccard: 'Jaccard overlap of kept weights',
+  hamming: 'Hamming distance (mask bits that differ)',
+};
+
+export function compactCount(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e7 ? 0 : 1)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
+  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  return String(Math.round(v));
+}
+
+export class OverlapView {
+  readonly el: HTMLElement;
+  private readonly grid = new MatrixGrid();
+  private readonly body = h('div', { class: 'view-body' });
+  private readonly detail = h('div', { class: 'pair-detail', 'aria-live': 'polite' });
+  private readonly layerSelect = h('select', { id: 'overlap-layer', 'aria-label': 'Layer' });
+  private readonly metricInputs: Record<OverlapMetric, HTMLInputElement>;
+  private stats: ProjectStats | undefined;
+  private spec: MatrixSpec | undefined;
+  private pair: [number, number] | undefined;
+
+  constructor(private readonly ctx: ViewContext) {
+    const radio = (m: OverlapMetric, label: string) => {
+      const input = h('input', { type: 'radio', name: 'overlap-metric', value: m, id: `metric-${m}` });
+      input.addEventListener('change', () => {
+        if (!input.checked) return;
+        ctx.state.overlapMetric = m;
+        ctx.persist();
+        this.render();
+      });
+      return { input, el: h('label', { for: input.id, class: 'radio' }, input, label) };
+    };
+    const j = radio('jaccard', 'Jaccard');
+    const hm = radio('hamming', 'Hamming');
+    this.metricInputs = { jaccard: j.input, hamming: hm.input };
+    this.layerSelect.addEventListener('change', () => {
+      ctx.state.overlapLayer = Number(this.layerSelect.value);
+      ctx.persist();
+      this.render();
+    });
+    const png = h('button', { type: 'button', 'data-export': 'png', text: 'Export PNG' });
+    const csv = h('button', { type: 'button', 'data-export': 'csv', text: 'Export CSV' });
+    png.addEventListener('click', () => this.exportPng());
+    csv.addEventListener('click', () => this.exportCsv());
+    this.el = h(
+      'section',
+      { class: 'view', 'data-view': 'overlap' },
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('fieldset', { class: 'segmented' }, h('legend', { class: 'sr-only', text: 'Metric' }), j.el, hm.el),
+        h('label', { for: this.layerSelect.id, class: 'select-label' }, 'Layer ', this.layerSelect),
+        h('span', { class: 'spacer' }),
+        png,
+        csv,
+      ),
+      h('p', { class: 'hint', text: 'Select a cell (click or Enter) to compare that pair of tasks layer by layer.' }),
+      this.body,
+      this.detail,
+    );
+  }
+
+  update(stats: ProjectStats | undefined): void {
+    this.stats = stats;
+    if (this.pair && (!stats || this.pair.some((i) => i >= stats.tasks.length))) this.pair = undefined;
+    this.render();
+  }
+
+  private matrices(s: ProjectStats): OverlapMatrices {
+    const l = this.ctx.state.overlapLayer;
+    return l >= 0 && l < s.overlap.perLayer.length ? s.overlap.perLayer[l] : s.overlap.overall;
+  }
+
+  private render(): void {
+    const s = this.stats;
+    const st = this.ctx.state;
+    this.metricInputs[st.overlapMetric].checked = true;
+    if (!s || s.tasks.length === 0) {
+      this.spec = undefined;
+      this.layerSelect.replaceChildren();
+      this.body.replaceChildren(h('p', { class: 'empty', text: 'Overlap needs at least one trained task.' }));
+      this.detail.replaceChildren();
+      return;
+    }
+    if (st.overlapLayer >= s.layers.length) st.overlapLayer = -1;
+    this.layerSelect.replaceChildren(
+      h('option', { value: -1, text: 'All layers' }),
+      ...s.layers.map((l, i) => h('option', { value: i, text: l.name })),
+    );
+    this.layerSelect.value = String(st.overlapLayer);
+
+    const metric = st.overlapMetric;
+    const mats = this.matrices(s);
+    const values = mats[metric].map((r) => r.slice());
+    const layerIdx = st.overlapLayer;
+    const total = layerIdx >= 0 ? s.layers[layerIdx].size : s.backbone.maskedParams;
+    const where = layerIdx >= 0 ? s.layers[layerIdx].name : 'all layers';
+    const scale = metric === 'jaccard' ? makeScale(0, 1) : makeScale(0, niceMax(Math.max(0, ...values.flat())));
+    const names = s.tasks.map((t) => t.name);
+    this.spec = {
+      label: `${METRIC_LABEL[metric]} between tasks, ${where}`,
+      rowLabels: names,
+      colLabels: names,
+      values,
+      scale,
+      showCellText: names.length <= 16,
+      cellText: metric === 'jaccard' ? (v) => v.toFixed(3) : compactCount,
+      describe: (r, c) =>
+        `${names[r]} vs ${names[c]}, ${where}: Jaccard ${mats.jaccard[r][c].toFixed(4)}, Hamming ${int(mats.hamming[r][c])} bits` +
+        (total > 0 ? ` (${pct(mats.hamming[r][c] / total, 2)} of ${int(total)})` : ''),
+      onActivate: (r, c) => {
+        this.pair = [r, c];
+        this.grid.select(r, c);
+        this.renderDetail();
+      },
+    };
+    this.grid.render(this.spec);
+    if (this.pair) this.grid.select(...this.pair);
+    const fmt = metric === 'jaccard' ? (v: number) => v.toFixed(2) : compactCount;
+    this.body.replaceChildren(renderLegend(scale, METRIC_LABEL[metric], fmt), this.grid.el);
+    this.renderDetail();
+  }
+
+  private renderDetail(): void {
+    const s = this.stats;
+    if (!s || !this.pair) {
+      this.detail.replaceChildren();
+      return;
+    }
+    const [a, b] = this.pair;
+    const row = (name: string, title: string, m: OverlapMatrices, size: number, cls = '') => {
+      const jac = m.jaccard[a][b];
+      const ham = m.hamming[a][b];
+      const frac = size > 0 ? ham / size : 0;
+      return h(
+        'tr',
+        { class: cls },
+        h('th', { scope: 'row', title, text: name }),
+        h('td', { 'data-metric': 'jaccard', 'data-value': String(jac) }, bar(jac), h('span', { text: jac.toFixed(4) })),
+        h('td', { 'data-metric': 'hamming', 'data-value': String(ham) }, bar(frac), h('span', { text: `${int(ham)} (${pct(frac, 2)})` })),
+      );
+    };
+    const ta = s.tasks[a].name;
+    const tb = s.tasks[b].name;
+    this.detail.replaceChildren(
+      h('h3', { text: `${ta} vs ${tb}, per layer` }),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'data-table pair-table', 'data-pair': `${a},${b}` },
+          h('caption', { class: 'sr-only', text: `Jaccard overlap and Hamming distance between ${ta} and ${tb} for each masked layer` }),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Layer' }), h('th', { scope: 'col', text: 'Jaccard (kept weights)' }), h('th', { scope: 'col', text: 'Hamming (bits differ, % of layer)' }))),
+          h(
+            'tbody',
+            {},
+            ...s.layers.map((l, i) => row(l.name, `${l.kind} ${l.shape.join('×')}`, s.overlap.perLayer[i], l.size)),
+            row('All layers', 'overall', s.overlap.overall, s.backbone.maskedParams, 'total'),
+          ),
+        ),
+      ),
+    );
+  }
+
+  exportPng(): void {
+    if (!this.spec) return;
+    const fmt = this.ctx.state.overlapMetric === 'jaccard' ? (v: number) => v.toFixed(2) : compactCount;
+    const canvas = matrixToCanvas(this.spec, this.spec.label, fmt, this.ctx.theme());
+    exportPng(this.fileBase(), canvas);
+  }
+
+  exportCsv(): void {
+    const s = this.stats;
+    if (!s) return;
+    const m = this.matrices(s)[this.ctx.state.overlapMetric];
+    const names = s.tasks.map((t) => t.name);
+    exportCsv(this.fileBase(), [['task', ...names], ...m.map((r, i) => [names[i], ...r])]);
+  }
+
+  private fileBase(): string {
+    const s = this.stats;
+    const l = this.ctx.state.overlapLayer;
+    const where = s && l >= 0 ? s.layers[l].name : 'overall';
+    return `overlap-${this.ctx.state.overlapMetric}-${where}`;
+  }
+}
+
+/** A proportion bar; width set through the CSSOM because style attributes are blocked by the CSP. */
+function bar(frac: number): HTMLElement {
+  const fill = h('span', { class: 'bar-fill' });
+  fill.style.width = `${Math.max(0, Math.min(1, frac)) * 100}%`;
+  return h('span', { class: 'bar', 'aria-hidden': 'true' }, fill);
+}
