@@ -1,21 +1,48 @@
 /**
  * The engine's public API: what the CLI and the extension worker call.
  * Everything long takes an AbortSignal and reports progress through TrainEvent callbacks.
- * (Signatures fixed first so the CLI, worker and UI can be built against them.)
+ * A failure leaves the project on disk as it was: results are written only at the end,
+ * atomically, by the project store.
  */
-import type { EvalResult, ProjectStats, TrainEvent, TrainOptions, BaselineResult, TaskStats } from './types';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf } from './tf';
+import { initBackend, type BackendInfo, type BackendPreference } from './backend';
+import { PiggybackError, isPiggybackError } from './errors';
+import { loadDataset } from './data';
+import { Backbone } from './model/backbone';
+import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
+import { defaultBackbonePath } from './paths';
+import * as store from './project/store';
+import { evaluateLogits } from './train/batches';
+import { trainLoop } from './train/loop';
+import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  type BaselineResult,
+  type DataSplits,
+  type Dataset,
+  type EvalResult,
+  type ProjectStats,
+  type TaskStats,
+  type TrainEvent,
+  type TrainOptions,
+} from './types';
 
 export interface BackendRequest {
   /** 'auto' tries tfjs-node, then wasm, then cpu. */
-  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendPreference;
 }
 
 export interface CreateProjectRequest extends BackendRequest {
   projectDir: string;
-  /** Path to a TF.js LayersModel model.json. */
-  modelPath: string;
+  /** Path to a TF.js LayersModel model.json, or an alias: 'reference-cnn' (default) or 'nsfwjs-mobilenetv2'. */
+  modelPath?: string;
   /** Optional layer name: the backbone ends at (and includes) this layer. */
   cutAt?: string;
+  /** Rebuild a fully convolutional backbone for this square input size (e.g. 32 for MobileNetV2). */
+  inputSize?: number;
+  threshold?: number;
 }
 
 export interface TrainTaskRequest extends BackendRequest {
@@ -42,16 +69,314 @@ export interface EvaluateRequest extends BackendRequest {
   testLimit?: number;
 }
 
-export interface BaselineRequest extends TrainTaskRequest {
+export interface BaselineRequest extends BackendRequest {
+  projectDir: string;
+  task: string;
   methods: Array<'classifier' | 'finetune'>;
 }
 
 export type EventSink = (e: TrainEvent) => void;
 
-export declare function createProject(req: CreateProjectRequest): Promise<ProjectStats>;
-export declare function trainTask(req: TrainTaskRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats>;
-export declare function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): Promise<EvalResult>;
-export declare function runBaselines(req: BaselineRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<BaselineResult[]>;
-/** Reads manifest + packed masks only: no TF.js, fast, safe to call from the extension host. */
-export declare function projectStats(projectDir: string): ProjectStats;
-export declare function deleteTask(projectDir: string, task: string): void;
+/** Data limits a task was trained with, kept so baselines and re-evaluation use the same data. */
+export interface DataLimits {
+  trainPerClass?: number;
+  testLimit?: number;
+  valFraction: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backbones are cached per process: a worker trains many tasks on one backbone.
+
+const backbones = new Map<string, Promise<Backbone>>();
+
+async function backboneFor(modelPath: string, cutAt: string | null, inputShape?: number[]): Promise<Backbone> {
+  const hw = inputShape ? ([inputShape[0], inputShape[1]] as [number, number]) : undefined;
+  const key = `${path.resolve(modelPath)}|${cutAt ?? ''}|${hw?.join('x') ?? ''}|${fileStamp(modelPath)}`;
+  let p = backbones.get(key);
+  if (!p) {
+    p = Backbone.load(modelPath, { cutAt, inputHW: hw });
+    backbones.set(key, p);
+    p.catch(() => backbones.delete(key));
+  }
+  return p;
+}
+
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+async function useBackend(req: BackendRequest): Promise<BackendInfo> {
+  return initBackend(req.backend ?? 'auto');
+}
+
+/** Opens a project and its backbone, refusing a backbone whose weights or layers changed. */
+async function openWithBackbone(projectDir: string): Promise<{ handle: store.ProjectHandle; backbone: Backbone }> {
+  const first = store.openProject(projectDir);
+  const b = first.manifest.backbone;
+  const backbone = await backboneFor(first.modelPath, b.cutAt, b.inputShape);
+  const handle = store.openProject(projectDir, { sha256: backbone.sha256, layers: backbone.layers, modelPath: first.modelPath });
+  return { handle, backbone };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Resolves a backbone argument: an alias or a model.json path. */
+function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cutAt?: string; inputSize?: number } {
+  const arg = req.modelPath ?? 'reference-cnn';
+  if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt };
+  if (arg === MOBILENET_ALIAS) {
+    const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
+    return { modelPath, cutAt: req.cutAt ?? MOBILENET_DEFAULT_CUT, inputSize: req.inputSize ?? 32 };
+  }
+  return { modelPath: path.resolve(arg), cutAt: req.cutAt, inputSize: req.inputSize };
+}
+
+export async function createProject(req: CreateProjectRequest): Promise<ProjectStats> {
+  await useBackend(req);
+  if (fs.existsSync(path.join(req.projectDir, 'piggyback.json'))) {
+    throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
+  }
+  const { modelPath, cutAt, inputSize } = resolveBackboneArg(req);
+  const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
+  store.createProject(
+    req.projectDir,
+    {
+      modelPath: path.resolve(modelPath),
+      sha256: backbone.sha256,
+      cutAt: backbone.cutAt,
+      inputShape: backbone.inputShape,
+      totalParams: backbone.totalParams,
+      maskedParams: backbone.maskedParams,
+    },
+    backbone.layers,
+    req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold,
+  );
+  return store.readProjectStats(req.projectDir);
+}
+
+async function loadTaskData(backbone: Backbone, spec: string, limits: DataLimits, seed: number): Promise<DataSplits> {
+  const [height, width, channels] = backbone.inputShape;
+  return loadDataset(spec, { height, width, channels }, { trainPerClass: limits.trainPerClass, testLimit: limits.testLimit, valFraction: limits.valFraction, seed });
+}
+
+function resolveOptions(partial: Partial<TrainOptions> | undefined, threshold: number): TrainOptions {
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, threshold, ...stripUndefined(partial ?? {}) };
+  const positive: Array<keyof TrainOptions> = ['epochs', 'batchSize', 'lrMask', 'lrHead', 'maskScale'];
+  for (const k of positive) {
+    const v = o[k] as number;
+    if (!Number.isFinite(v) || v <= 0) throw new PiggybackError('BAD_ARGUMENT', `${k} must be a positive number, got ${v}`);
+  }
+  if (!Number.isInteger(o.epochs) || !Number.isInteger(o.batchSize)) throw new PiggybackError('BAD_ARGUMENT', 'epochs and batch size must be whole numbers');
+  if (!(o.maskScale > o.threshold)) {
+    throw new PiggybackError('BAD_ARGUMENT', `mask scale ${o.maskScale} must be above the threshold ${o.threshold}`, 'otherwise the untrained mask would switch weights off');
+  }
+  if (o.maskKind !== 'binary' && o.maskKind !== 'ternary') throw new PiggybackError('BAD_ARGUMENT', `mask kind must be binary or ternary, got ${o.maskKind}`);
+  if (o.bnMode !== 'frozen' && o.bnMode !== 'trainable') throw new PiggybackError('BAD_ARGUMENT', `BN mode must be frozen or trainable, got ${o.bnMode}`);
+  return o;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function wrapEvents(onEvent: EventSink | undefined, task: string, run: () => Promise<void>): Promise<void> {
+  return run().catch((e) => {
+    if (isPiggybackError(e) && e.code === 'CANCELLED') onEvent?.({ type: 'cancelled', task });
+    else onEvent?.({ type: 'error', task, message: isPiggybackError(e) ? e.oneLine() : String((e as Error)?.message ?? e) });
+    throw e;
+  });
+}
+
+export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats> {
+  store.checkTaskName(req.task);
+  let handle = store.openProject(req.projectDir);
+  if (!req.overwrite && handle.manifest.tasks.includes(req.task)) {
+    throw new PiggybackError('TASK_EXISTS', `task "${req.task}" already exists in ${req.projectDir}`, 'pick another name or pass --overwrite');
+  }
+  const opts = resolveOptions(req.options, handle.manifest.threshold);
+  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  await wrapEvents(onEvent, req.task, async () => {
+    const info = await useBackend(req);
+    const opened = await openWithBackbone(req.projectDir);
+    handle = opened.handle;
+    const { backbone } = opened;
+    const data = await loadTaskData(backbone, req.dataset, limits, opts.seed);
+    const t0 = performance.now();
+    tf.engine().startScope();
+    const net = new PiggybackNet(backbone, data.train.classNames.length, { ...opts, name: req.task });
+    try {
+      let previous = net.masks();
+      const history = await trainLoop(net, data, opts, {
+        task: req.task,
+        method: 'piggyback',
+        backend: info.detail,
+        layerNames: backbone.layers.map((l) => l.name),
+        onEvent,
+        signal,
+        maskStats: () => {
+          const masks = net.masks();
+          const stats = maskChange(previous, masks);
+          previous = masks;
+          return stats;
+        },
+      });
+      const evaluation = evaluateLogits(data.test, (x) => net.logits(x, false));
+      const trainSeconds = (performance.now() - t0) / 1000;
+      store.saveTask(
+        req.projectDir,
+        {
+          name: req.task,
+          dataset: req.dataset,
+          classNames: data.train.classNames,
+          maskKind: opts.maskKind,
+          bnMode: opts.bnMode,
+          options: opts,
+          dataLimits: limits,
+          masks: net.masks(),
+          head: {
+            kernel: net.head.kernel.dataSync() as Float32Array,
+            shape: [backbone.featureSize, data.train.classNames.length],
+            bias: net.head.bias.dataSync() as Float32Array,
+          },
+          bn: net.bn?.toArrays(),
+          history,
+          testAccuracy: evaluation.accuracy,
+          evaluation,
+          trainSeconds,
+        },
+        { overwrite: req.overwrite },
+      );
+      onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: trainSeconds });
+    } finally {
+      net.dispose();
+      tf.engine().endScope();
+    }
+  });
+  return taskStats(req.projectDir, req.task);
+}
+
+/** Per-layer sparsity of `now` and how many entries differ from `before`. */
+export function maskChange(before: Array<Uint8Array | Int8Array>, now: Array<Uint8Array | Int8Array>): { layerSparsity: number[]; bitsFlipped: number } {
+  let bitsFlipped = 0;
+  const layerSparsity = now.map((m, i) => {
+    const b = before[i];
+    let off = 0;
+    for (let k = 0; k < m.length; k++) {
+      if (m[k] === 0) off++;
+      if (m[k] !== b[k]) bitsFlipped++;
+    }
+    return m.length ? off / m.length : 0;
+  });
+  return { layerSparsity, bitsFlipped };
+}
+
+function taskStats(projectDir: string, task: string): TaskStats {
+  const t = store.readProjectStats(projectDir).tasks.find((x) => x.name === task);
+  if (!t) throw new PiggybackError('UNKNOWN_TASK', `task "${task}" was not found after saving`);
+  return t;
+}
+
+/** Rebuilds a stored task's network (masks, head, BN) on its backbone. */
+async function restoreTask(projectDir: string, task: string): Promise<{ backbone: Backbone; net: PiggybackNet; artifacts: store.TaskArtifacts }> {
+  const { backbone } = await openWithBackbone(projectDir);
+  const artifacts = store.loadTask(projectDir, task);
+  const net = new PiggybackNet(
+    backbone,
+    artifacts.classNames.length,
+    { ...artifacts.options, maskKind: artifacts.maskKind, bnMode: artifacts.bnMode, name: task },
+    { masks: artifacts.masks, head: artifacts.head, bn: artifacts.bn },
+  );
+  return { backbone, net, artifacts };
+}
+
+export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): Promise<EvalResult> {
+  await useBackend(req);
+  const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
+  try {
+    const limits = store.readTaskMeta(req.projectDir, req.task).dataLimits ?? { valFraction: 0.1 };
+    const data = await loadTaskData(backbone, req.dataset ?? artifacts.dataset, { ...limits, testLimit: req.testLimit ?? limits.testLimit }, artifacts.options.seed);
+    if (data.test.classNames.length !== artifacts.classNames.length) {
+      throw new PiggybackError(
+        'SHAPE_MISMATCH',
+        `dataset has ${data.test.classNames.length} classes but task "${req.task}" was trained on ${artifacts.classNames.length}`,
+        'evaluate on a dataset with the same classes',
+      );
+    }
+    return evaluateLogits(data.test, (x) => net.logits(x, false), 256, () => {
+      if (signal?.aborted) throw new PiggybackError('CANCELLED', 'evaluation cancelled');
+    });
+  } finally {
+    net.dispose();
+  }
+}
+
+function featureDataset(backbone: Backbone, ds: Dataset): Dataset {
+  const f = backbone.featureSize;
+  const out = new Float32Array(ds.count * f);
+  const per = ds.height * ds.width * ds.channels;
+  for (let s = 0; s < ds.count; s += 256) {
+    const e = Math.min(ds.count, s + 256);
+    const feats = tf.tidy(() => backbone.features(tf.tensor4d(ds.images.subarray(s * per, e * per), [e - s, ds.height, ds.width, ds.channels]), backbone.frozenContext()));
+    out.set(feats.dataSync() as Float32Array, s * f);
+    feats.dispose();
+  }
+  return { ...ds, images: out, height: 1, width: 1, channels: f };
+}
+
+export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<BaselineResult[]> {
+  const info = await useBackend(req);
+  const { backbone } = await openWithBackbone(req.projectDir);
+  const meta = store.readTaskMeta(req.projectDir, req.task);
+  const limits = meta.dataLimits ?? { valFraction: 0.1 };
+  const opts = meta.options;
+  const data = await loadTaskData(backbone, meta.dataset, limits, opts.seed);
+  const classes = data.train.classNames.length;
+  const results: BaselineResult[] = [];
+  for (const method of req.methods) {
+    await wrapEvents(onEvent, req.task, async () => {
+      const t0 = performance.now();
+      let net: TaskNet;
+      let splits = data;
+      let bytesIfStored: number;
+      if (method === 'classifier') {
+        // Frozen backbone: features never change, so compute them once.
+        splits = { train: featureDataset(backbone, data.train), test: featureDataset(backbone, data.test), val: data.val && featureDataset(backbone, data.val) };
+        net = new FeatureHeadNet(backbone.featureSize, classes, opts.seed, `${req.task}-classifier`);
+        bytesIfStored = (backbone.featureSize * classes + classes) * 4;
+      } else {
+        const ft = new FinetuneNet(backbone, classes, opts.seed, `${req.task}-finetune`);
+        bytesIfStored = ft.storedBytes();
+        net = ft;
+      }
+      try {
+        const history = await trainLoop(net, splits, opts, {
+          task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal,
+        });
+        const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
+        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored };
+        store.saveBaseline(req.projectDir, req.task, result);
+        results.push(result);
+        onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: result.trainSeconds });
+      } finally {
+        net.dispose();
+      }
+    });
+  }
+  return results;
+}
+
+/** Reads manifest + packed masks only: no TF.js work, fast, safe to call from the extension host. */
+export function projectStats(projectDir: string): ProjectStats {
+  return store.readProjectStats(projectDir);
+}
+
+export function deleteTask(projectDir: string, task: string): void {
+  store.deleteTask(projectDir, task);
+}
+
+export { listBuiltinDatasets } from './data/builtin';

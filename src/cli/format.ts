@@ -1,0 +1,54 @@
+/** Human-readable renderings of engine results for the terminal. */
+import type { EvalResult, ProjectStats, TaskStats } from '../core/types';
+
+export const pct = (x: number | null | undefined, digits = 2): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(digits)}%`);
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
+}
+
+export function formatTask(t: TaskStats): string {
+  return `task "${t.name}" on ${t.dataset}: test accuracy ${pct(t.testAccuracy)}, sparsity ${pct(t.sparsity, 1)}, ${bytes(t.bytes)} on disk (${t.bitsPerMaskedWeight.toFixed(3)} bits per masked weight)`;
+}
+
+export function formatEval(task: string, r: EvalResult, classNames: string[]): string {
+  const lines = [`task "${task}": top-1 accuracy ${pct(r.accuracy)} on ${r.count} images (${r.imagesPerSecond.toFixed(0)} img/s)`, 'per class:'];
+  lines.push(table([['class', 'accuracy'], ...r.perClassAccuracy.map((a, i) => [classNames[i] ?? String(i), pct(a, 1)])]));
+  return lines.join('\n');
+}
+
+export function formatStats(s: ProjectStats): string {
+  const out: string[] = [];
+  out.push(`project ${s.dir}`);
+  out.push(`backbone ${s.backbone.modelPath}${s.backbone.cutAt ? ` cut at ${s.backbone.cutAt}` : ''}: input ${s.backbone.inputShape.join('x')}, ${s.backbone.totalParams.toLocaleString('en-US')} parameters, ${s.backbone.maskedParams.toLocaleString('en-US')} masked in ${s.layers.length} layers`);
+  if (!s.tasks.length) {
+    out.push('no tasks yet: run `piggyback train`');
+    return out.join('\n');
+  }
+  out.push('');
+  out.push(
+    table([
+      ['task', 'dataset', 'accuracy', 'sparsity', 'bytes', 'bits/weight', 'classifier', 'finetune'],
+      ...s.tasks.map((t) => [
+        t.name, t.dataset, pct(t.testAccuracy), pct(t.sparsity, 1), bytes(t.bytes), t.bitsPerMaskedWeight.toFixed(3),
+        pct(t.baselines.find((b) => b.method === 'classifier')?.testAccuracy), pct(t.baselines.find((b) => b.method === 'finetune')?.testAccuracy),
+      ]),
+    ]),
+  );
+  out.push('');
+  out.push('sparsity per layer (fraction of weights switched off):');
+  out.push(table([['layer', ...s.tasks.map((t) => t.name)], ...s.layers.map((l, i) => [l.name, ...s.tasks.map((t) => pct(t.layerSparsity[i], 1))])]));
+  if (s.tasks.length > 1) {
+    out.push('');
+    out.push('overlap of kept weights (Jaccard), whole network:');
+    out.push(table([['', ...s.tasks.map((t) => t.name)], ...s.tasks.map((t, i) => [t.name, ...s.overlap.overall.jaccard[i].map((v) => v.toFixed(3))])]));
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,238 @@
+/**
+ * `piggyback`: the command-line front end over the same engine the extension uses.
+ * Human-readable output by default, `--json` for scripts; every user error exits non-zero
+ * with one line saying what is wrong and what to do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isPiggybackError, PiggybackError } from '../core/errors';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
+import { progressPrinter } from './progress';
+import { bytes, formatEval, formatStats, formatTask, pct, table } from './format';
+
+// The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
+const engine = () => import('../core/engine');
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+  return n;
+};
+
+function print(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+/** One AbortController per run: Ctrl-C cancels cleanly between steps, a second Ctrl-C exits. */
+function cancellation(): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\ncancelling after this step (Ctrl-C again to force)...\n');
+    ac.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return ac.signal;
+}
+
+function trainOptionFlags(cmd: Command): Command {
+  const d = DEFAULT_TRAIN_OPTIONS;
+  return cmd
+    .option('--epochs <n>', `epochs (default ${d.epochs})`, int('epochs'))
+    .option('--batch-size <n>', `batch size (default ${d.batchSize})`, int('batch size'))
+    .option('--lr-mask <x>', `Adam learning rate of the mask scores (default ${d.lrMask})`, num('lr-mask'))
+    .option('--lr-head <x>', `Adam learning rate of the head and BN (default ${d.lrHead})`, num('lr-head'))
+    .option('--decay-every <n>', `multiply learning rates by --decay-factor every n epochs, 0 = never (default ${d.lrDecayEvery})`, num('decay-every'))
+    .option('--decay-factor <x>', `learning-rate decay factor (default ${d.lrDecayFactor})`, num('decay-factor'))
+    .addOption(new Option('--mask <kind>', `binarizer or ternarizer (default ${d.maskKind})`).choices(['binary', 'ternary']))
+    .addOption(new Option('--bn <mode>', `BatchNorm: frozen (backbone's) or trainable per task (default ${d.bnMode})`).choices(['frozen', 'trainable']))
+    .option('--mask-scale <x>', `initial score (default ${d.maskScale})`, num('mask-scale'))
+    .option('--seed <n>', `random seed (default ${d.seed})`, num('seed'))
+    .option('--train-per-class <n>', 'use at most n training images per class', int('train-per-class'))
+    .option('--test-limit <n>', 'use at most n test images', int('test-limit'))
+    .option('--val-fraction <x>', 'fraction of training images held out for validation (default 0.1)', num('val-fraction'));
+}
+
+function trainOptions(o: Record<string, any>): Partial<TrainOptions> {
+  return {
+    epochs: o.epochs, batchSize: o.batchSize, lrMask: o.lrMask, lrHead: o.lrHead, lrDecayEvery: o.decayEvery, lrDecayFactor: o.decayFactor,
+    maskKind: o.mask, bnMode: o.bn, maskScale: o.maskScale, seed: o.seed,
+  };
+}
+
+const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto');
+
+export function buildProgram(): Command {
+  const program = new Command('piggyback')
+    .description('Piggyback masks: adapt one frozen network to many tasks with one bit per weight per task')
+    .showHelpAfterError('(add --help for usage)');
+
+  program
+    .command('init')
+    .description('create a mask project over a backbone')
+    .argument('<project>', 'project folder to create')
+    .option('--backbone <model>', "model.json path, 'reference-cnn' (embedded default) or 'nsfwjs-mobilenetv2'", 'reference-cnn')
+    .option('--cut-at <layer>', 'end the backbone at this layer (inclusive)')
+    .option('--input-size <n>', 'rebuild a fully convolutional backbone for n x n inputs', int('input-size'))
+    .option('--threshold <x>', `mask threshold (default ${DEFAULT_TRAIN_OPTIONS.threshold})`, num('threshold'))
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const e = await engine();
+      const stats = await e.createProject({ projectDir: project, modelPath: o.backbone, cutAt: o.cutAt, inputSize: o.inputSize, threshold: o.threshold, backend: o.backend });
+      print(o.json, stats, () => formatStats(stats));
+    });
+
+  trainOptionFlags(
+    program
+      .command('train')
+      .description('learn a mask (and head) for a task; creates the project with --backbone if it does not exist')
+      .argument('<project>', 'mask project folder')
+      .requiredOption('--task <name>', 'task name')
+      .requiredOption('--dataset <spec>', "built-in id (see `piggyback datasets`), an IDX folder or an image folder")
+      .option('--backbone <model>', 'backbone for a new project (see init)', 'reference-cnn')
+      .option('--overwrite', 'replace an existing task of that name'),
+  )
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const e = await engine();
+      if (!fs.existsSync(path.join(project, 'piggyback.json'))) {
+        await e.createProject({ projectDir: project, modelPath: o.backbone, backend: o.backend });
+        if (!o.json) process.stderr.write(`created project ${project} over ${o.backbone}\n`);
+      }
+      const t = await e.trainTask(
+        { projectDir: project, task: o.task, dataset: o.dataset, options: trainOptions(o), trainPerClass: o.trainPerClass, testLimit: o.testLimit, valFraction: o.valFraction, overwrite: o.overwrite, backend: o.backend },
+        progressPrinter({ json: o.json }),
+        cancellation(),
+      );
+      print(o.json, t, () => formatTask(t));
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a stored task: top-1, per-class accuracy, confusion matrix')
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--task <name>', 'task name')
+    .option('--dataset <spec>', "defaults to the task's own dataset")
+    .option('--test-limit <n>', 'use at most n test images', int('test-limit'))
+    .option('--confusion', 'print the confusion matrix')
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const e = await engine();
+      const r = await e.evaluateTask({ projectDir: project, task: o.task, dataset: o.dataset, testLimit: o.testLimit, backend: o.backend }, cancellation());
+      const names = e.projectStats(project).tasks.find((t) => t.name === o.task)?.classNames ?? [];
+      print(o.json, r, () => {
+        let s = formatEval(o.task, r, names);
+        if (o.confusion) s += `\nconfusion (rows true, columns predicted):\n${table([['', ...names.map((_, i) => String(i))], ...r.confusion.map((row, i) => [names[i] ?? String(i), ...row.map(String)])])}`;
+        return s;
+      });
+    });
+
+  program
+    .command('baseline')
+    .description("train the paper's baselines on a task's data and budget: classifier-only and full fine-tuning")
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--task <name>', 'task whose data, epochs and seed to use')
+    .addOption(new Option('--methods <list>', 'comma-separated').default('classifier,finetune'))
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const methods = String(o.methods).split(',').map((m) => m.trim());
+      for (const m of methods) if (m !== 'classifier' && m !== 'finetune') throw new PiggybackError('BAD_ARGUMENT', `unknown baseline "${m}"`, 'use classifier and/or finetune');
+      const e = await engine();
+      const rs = await e.runBaselines({ projectDir: project, task: o.task, methods: methods as Array<'classifier' | 'finetune'>, backend: o.backend }, progressPrinter({ json: o.json }), cancellation());
+      print(o.json, rs, () => table([['method', 'test accuracy', 'train s', 'bytes if stored'], ...rs.map((r) => [r.method, pct(r.testAccuracy), r.trainSeconds.toFixed(1), bytes(r.bytesIfStored)])]));
+    });
+
+  program
+    .command('stats')
+    .description('sparsity per layer and task, storage, and mask overlap between tasks (from disk)')
+    .argument('<project>', 'mask project folder')
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const { readProjectStats } = await import('../core/project/store');
+      const s = readProjectStats(project);
+      print(o.json, s, () => formatStats(s));
+    });
+
+  program
+    .command('datasets')
+    .description('list the built-in datasets and whether they are installed')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { listBuiltinDatasets } = await import('../core/data/builtin');
+      const list = listBuiltinDatasets();
+      print(o.json, list, () => table([['id', 'classes', 'available', 'description'], ...list.map((d) => [d.id, String(d.classes), d.available ? 'yes' : `no: ${d.hint ?? ''}`, d.description])]));
+    });
+
+  program
+    .command('delete')
+    .description('delete a task from a project')
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--task <name>', 'task name')
+    .action(async (project: string, o) => {
+      const { deleteTask } = await import('../core/project/store');
+      deleteTask(project, o.task);
+      process.stdout.write(`deleted task "${o.task}"\n`);
+    });
+
+  trainOptionFlags(
+    program
+      .command('pretrain')
+      .description('pretrain the reference CNN backbone on a base task and save it as a TF.js LayersModel')
+      .requiredOption('--dataset <spec>', 'base-task dataset')
+      .option('--out <dir>', 'output folder', 'models/reference-cnn'),
+  )
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const [{ initBackend }, { loadDataset }, { pretrainReferenceCnn }] = await Promise.all([import('../core/backend'), import('../core/data'), import('../core/train/pretrain')]);
+      const info = await initBackend(o.backend);
+      const opts = { ...DEFAULT_TRAIN_OPTIONS, lrDecayEvery: 0, ...Object.fromEntries(Object.entries(trainOptions(o)).filter(([, v]) => v !== undefined)) };
+      const data = await loadDataset(o.dataset, { height: 28, width: 28, channels: 1 }, { trainPerClass: o.trainPerClass, testLimit: o.testLimit, valFraction: o.valFraction ?? 0.05, seed: opts.seed });
+      const r = await pretrainReferenceCnn(data, o.out, opts, info.detail, progressPrinter({ json: o.json }), cancellation());
+      print(o.json, { modelPath: r.modelPath, testAccuracy: r.test.accuracy, seconds: r.seconds, backend: info.detail }, () => `saved ${r.modelPath}: base-task test accuracy ${pct(r.test.accuracy)} in ${r.seconds.toFixed(0)} s on ${info.detail}`);
+    });
+
+  program
+    .command('bench')
+    .description('measure mask-training and fine-tuning speed (and PyTorch on the same net when installed), overlap speed, memory')
+    .option('--quick', 'fewer steps')
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object')
+    .action(async (o) => {
+      const { runBench, formatBench } = await import('./bench');
+      const r = await runBench({ quick: Boolean(o.quick), backend: o.backend, log: o.json ? () => {} : (s: string) => process.stderr.write(`${s}\n`) });
+      print(o.json, r, () => formatBench(r));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (isPiggybackError(e)) {
+      process.stderr.write(`error: ${e.oneLine()}\n`);
+      return e.code === 'CANCELLED' ? 130 : 1;
+    }
+    if (e && typeof e === 'object' && 'exitCode' in e && (e as { code?: string }).code?.startsWith('commander.')) return (e as { exitCode: number }).exitCode;
+    process.stderr.write(`internal error: ${(e as Error)?.stack ?? e}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * A frozen backbone: a LayersModel (optionally cut at a named layer) turned into a plan we
+ * execute ourselves, so that every maskable layer (Conv2D, DepthwiseConv2D, Dense) can use a
+ * per-task kernel (W ⊙ mask, or a fine-tuning variable) and every BatchNormalization can use
+ * frozen or per-task parameters. Other layers run through their own `apply` (frozen).
+ */
+import { tf } from '../tf';
+import { PiggybackError } from '../errors';
+import type { LayerKind, MaskedLayerInfo } from '../types';
+import { loadLayersModelFile } from './modelIO';
+
+export interface BnParams {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+  movingMean: tf.Tensor1D;
+  movingVariance: tf.Tensor1D;
+}
+
+export interface BnLayerInfo {
+  name: string;
+  channels: number;
+  epsilon: number;
+  momentum: number;
+  frozen: BnParams;
+}
+
+/** What a forward pass needs to know about the task it runs for. */
+export interface ForwardContext {
+  /** Kernel of maskable layer i (manifest order). */
+  kernel(i: number): tf.Tensor;
+  /** Bias of maskable layer i, or null when the layer has none. */
+  bias(i: number): tf.Tensor | null;
+  /** BN parameters of BN layer j, and whether to normalise with batch statistics. */
+  bn(j: number): { params: BnParams; training: boolean };
+  /** Called in training mode with the batch statistics of BN layer j (for running averages). */
+  onBatchStats?(j: number, mean: tf.Tensor, variance: tf.Tensor): void;
+}
+
+type Step =
+  | { op: 'input'; out: number }
+  | { op: 'masked'; index: number; layer: tf.layers.Layer; kind: LayerKind; inputs: number[]; out: number }
+  | { op: 'bn'; index: number; inputs: number[]; out: number }
+  | { op: 'apply'; layer: tf.layers.Layer; inputs: number[]; out: number };
+
+const MASKABLE: Record<string, LayerKind> = { Conv2D: 'conv2d', DepthwiseConv2D: 'depthwise', Dense: 'dense' };
+
+export class Backbone {
+  private constructor(
+    readonly model: tf.LayersModel,
+    readonly sha256: string,
+    readonly modelPath: string,
+    readonly cutAt: string | null,
+    readonly layers: MaskedLayerInfo[],
+    /** Frozen kernels in layer order; never modified. */
+    readonly kernels: tf.Tensor[],
+    readonly biases: (tf.Tensor | null)[],
+    readonly bnLayers: BnLayerInfo[],
+    private readonly steps: Step[],
+    private readonly outputSlot: number,
+    readonly inputShape: [number, number, number],
+    /** Feature width after global average pooling (rank-4 output) or as is (rank 2). */
+    readonly featureSize: number,
+    readonly totalParams: number,
+  ) {}
+
+  get maskedParams(): number {
+    return this.layers.reduce((a, l) => a + l.size, 0);
+  }
+
+  static async load(modelPath: string, opts: { cutAt?: string | null; inputHW?: [number, number] } = {}): Promise<Backbone> {
+    const loaded = await loadLayersModelFile(modelPath, { inputHW: opts.inputHW });
+    return Backbone.fromModel(loaded.model, loaded.sha256, loaded.modelPath, opts.cutAt);
+  }
+
+  static fromModel(full: tf.LayersModel, sha256: string, modelPath: string, cutAt?: string | null): Backbone {
+    let model = full;
+    if (cutAt) {
+      let layer: tf.layers.Layer;
+      try {
+        layer = full.getLayer(cutAt);
+      } catch {
+        const names = full.layers.map((l) => l.name);
+        throw new PiggybackError('BAD_ARGUMENT', `no layer named "${cutAt}" in the model`, `layers include: ${names.slice(-8).join(', ')}`);
+      }
+      model = tf.model({ inputs: full.inputs, outputs: layer.output as tf.SymbolicTensor });
+    }
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+      throw new PiggybackError('BAD_MODEL', 'backbone must have exactly one input and one output', 'cut it at a single layer with --cut-at');
+    }
+    const inShape = model.inputs[0].shape;
+    if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
+      throw new PiggybackError('BAD_MODEL', `backbone input must be an image [h, w, c], got [${inShape.slice(1).join(', ')}]`);
+    }
+    const outShape = model.outputs[0].shape;
+    if (outShape.length !== 2 && outShape.length !== 4) {
+      throw new PiggybackError('BAD_MODEL', `backbone output must be rank 2 or 4, got shape [${outShape.join(', ')}]`, 'cut the model at a dense or conv layer');
+    }
+    const featureSize = outShape[outShape.length - 1] as number;
+
+    const layers: MaskedLayerInfo[] = [];
+    const kernels: tf.Tensor[] = [];
+    const biases: (tf.Tensor | null)[] = [];
+    const bnLayers: BnLayerInfo[] = [];
+    const steps: Step[] = [];
+    const slotOf = new Map<number, number>();
+    let nextSlot = 0;
+    let totalParams = 0;
+    const visitedLayers = new Set<string>();
+
+    const visit = (t: tf.SymbolicTensor): number => {
+      const known = slotOf.get(t.id);
+      if (known !== undefined) return known;
+      const layer = t.sourceLayer as tf.layers.Layer;
+      const node = (layer as any).inboundNodes[t.nodeIndex];
+      const className = layer.getClassName();
+      let out: number;
+      if (className === 'InputLayer') {
+        out = nextSlot++;
+        steps.push({ op: 'input', out });
+      } else {
+        const inputTensors: tf.SymbolicTensor[] = node.inputTensors;
+        const inputs = inputTensors.map(visit);
+        out = nextSlot++;
+        if (!visitedLayers.has(layer.name)) {
+          visitedLayers.add(layer.name);
+          totalParams += layer.countParams();
+        }
+        const l = layer as any;
+        if (className in MASKABLE) {
+          const kind = MASKABLE[className];
+          if (l.dataFormat && l.dataFormat !== 'channelsLast') {
+            throw new PiggybackError('BAD_MODEL', `layer ${layer.name} uses ${l.dataFormat}; only channels-last models are supported`);
+          }
+          const kernelVar = kind === 'depthwise' ? l.depthwiseKernel : l.kernel;
+          const kernel = kernelVar.read().clone();
+          layers.push({ name: layer.name, kind, shape: kernel.shape.slice(), size: kernel.size });
+          kernels.push(kernel);
+          biases.push(l.useBias && l.bias ? l.bias.read().clone() : null);
+          steps.push({ op: 'masked', index: layers.length - 1, layer, kind, inputs, out });
+        } else if (className === 'BatchNormalization') {
+          const axis = Array.isArray(l.axis) ? l.axis[0] : l.axis;
+          const rank = inputTensors[0].shape.length;
+          if (axis !== -1 && axis !== rank - 1) {
+            throw new PiggybackError('BAD_MODEL', `BatchNormalization ${layer.name} normalises axis ${axis}; only the channel (last) axis is supported`);
+          }
+          const mean = l.movingMean.read() as tf.Tensor1D;
+          const channels = mean.shape[0];
+          bnLayers.push({
+            name: layer.name,
+            channels,
+            epsilon: l.epsilon,
+            momentum: l.momentum,
+            frozen: {
+              gamma: (l.scale ? l.gamma.read().clone() : tf.ones([channels])) as tf.Tensor1D,
+              beta: (l.center ? l.beta.read().clone() : tf.zeros([channels])) as tf.Tensor1D,
+              movingMean: mean.clone(),
+              movingVariance: l.movingVariance.read().clone() as tf.Tensor1D,
+            },
+          });
+          steps.push({ op: 'bn', index: bnLayers.length - 1, inputs, out });
+        } else {
+          steps.push({ op: 'apply', layer, inputs, out });
+        }
+      }
+      slotOf.set(t.id, out);
+      return out;
+    };
+    const outputSlot = visit(model.outputs[0]);
+    if (layers.length === 0) {
+      throw new PiggybackError('BAD_MODEL', 'the backbone has no Conv2D, DepthwiseConv2D or Dense layer to mask');
+    }
+    return new Backbone(
+      model, sha256, modelPath, cutAt ?? null, layers, kernels, biases, bnLayers, steps, outputSlot,
+      inShape.slice(1) as [number, number, number], featureSize, totalParams,
+    );
+  }
+
+  /** Features for a batch of images [n, h, w, c]: the cut model's output, global-average-pooled if rank 4. */
+  features(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
+    const slots: tf.Tensor[] = [];
+    for (const step of this.steps) {
+      switch (step.op) {
+        case 'input':
+          slots[step.out] = x;
+          break;
+        case 'masked':
+          slots[step.out] = runMasked(step, slots[step.inputs[0]], ctx);
+          break;
+        case 'bn':
+          slots[step.out] = this.runBn(step.index, slots[step.inputs[0]], ctx);
+          break;
+        case 'apply': {
+          const ins = step.inputs.map((s) => slots[s]);
+          slots[step.out] = step.layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
+          break;
+        }
+      }
+    }
+    const out = slots[this.outputSlot];
+    return (out.rank === 4 ? tf.mean(out, [1, 2]) : out) as tf.Tensor2D;
+  }
+
+  private runBn(j: number, x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    const info = this.bnLayers[j];
+    const { params, training } = ctx.bn(j);
+    if (!training) {
+      return tf.batchNorm(x, params.movingMean, params.movingVariance, params.beta, params.gamma, info.epsilon);
+    }
+    const axes = x.rank === 4 ? [0, 1, 2] : [0];
+    const { mean, variance } = tf.moments(x, axes);
+    ctx.onBatchStats?.(j, mean, variance);
+    return tf.batchNorm(x, mean, variance, params.beta, params.gamma, info.epsilon);
+  }
+
+  /** Frozen context: the backbone exactly as stored. */
+  frozenContext(): ForwardContext {
+    return {
+      kernel: (i) => this.kernels[i],
+      bias: (i) => this.biases[i],
+      bn: (j) => ({ params: this.bnLayers[j].frozen, training: false }),
+    };
+  }
+
+  /** Output of the original (cut) model through TF.js itself, for equivalence checks. */
+  referenceFeatures(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const out = this.model.predict(x) as tf.Tensor;
+      return (out.rank === 4 ? tf.mean(out, [1, 2]) : out) as tf.Tensor2D;
+    });
+  }
+
+  dispose(): void {
+    for (const k of this.kernels) k.dispose();
+    for (const b of this.biases) b?.dispose();
+    for (const bn of this.bnLayers) Object.values(bn.frozen).forEach((t) => t.dispose());
+    this.model.dispose();
+  }
+}
+
+function runMasked(step: Extract<Step, { op: 'masked' }>, x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  const l = step.layer as any;
+  const kernel = ctx.kernel(step.index);
+  const bias = ctx.bias(step.index);
+  let y: tf.Tensor;
+  if (step.kind === 'dense') {
+    const flat = x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1]]);
+    y = tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D);
+    if (bias) y = tf.add(y, bias);
+    if (x.rank !== 2) y = tf.reshape(y, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
+  } else {
+    const strides = l.strides as [number, number];
+    const dilations = l.dilationRate as [number, number];
+    const padding = l.padding as 'same' | 'valid';
+    y =
+      step.kind === 'conv2d'
+        ? tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding, 'NHWC', dilations)
+        : tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding, 'NHWC', dilations);
+    if (bias) y = tf.add(y, bias);
+  }
+  return l.activation ? l.activation.apply(y) : y;
+}

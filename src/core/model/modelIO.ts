@@ -1,0 +1,148 @@
+/**
+ * Reading and writing TF.js LayersModels on disk without tfjs-node (whose file:// handler
+ * is the only built-in one in Node): model.json + its weight shards, validated with
+ * errors that name the file. Also the backbone checksum: sha256 over the weight bytes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { tf } from '../tf';
+import { PiggybackError } from '../errors';
+import { writeFileAtomic } from '../project/atomic';
+
+export interface LoadedModel {
+  model: tf.LayersModel;
+  /** sha256 (hex) of the concatenated weight data as stored. */
+  sha256: string;
+  modelPath: string;
+}
+
+interface WeightsGroup {
+  paths: string[];
+  weights: tf.io.WeightsManifestEntry[];
+}
+
+function readModelJson(modelPath: string): { topology: object; manifest: WeightsGroup[] } {
+  if (!fs.existsSync(modelPath)) {
+    throw new PiggybackError('FILE_NOT_FOUND', `model file not found: ${modelPath}`, 'pass the path of a TF.js LayersModel model.json');
+  }
+  let json: any;
+  try {
+    json = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
+  } catch (e) {
+    throw new PiggybackError('BAD_MODEL', `${modelPath} is not valid JSON: ${(e as Error).message}`, 'expected a TF.js LayersModel model.json');
+  }
+  const topology = json?.modelTopology;
+  const manifest = json?.weightsManifest;
+  if (!topology || typeof topology !== 'object' || !Array.isArray(manifest)) {
+    throw new PiggybackError(
+      'BAD_MODEL',
+      `${modelPath} is not a TF.js LayersModel (needs "modelTopology" and "weightsManifest")`,
+      json?.format === 'graph-model' ? 'graph models cannot be masked; export a Keras/LayersModel instead' : 'export the model with tfjs.converters.save_keras_model or model.save()',
+    );
+  }
+  return { topology, manifest };
+}
+
+/** Weight specs in manifest order and the bytes of all shards, size-checked. */
+function readWeights(modelPath: string, manifest: WeightsGroup[]): { specs: tf.io.WeightsManifestEntry[]; data: Buffer } {
+  const dir = path.dirname(modelPath);
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of manifest) {
+    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
+      throw new PiggybackError('BAD_MODEL', `${modelPath}: a weightsManifest entry lacks "paths" or "weights"`);
+    }
+    const groupBuffers = group.paths.map((p) => {
+      const file = path.join(dir, p);
+      if (!fs.existsSync(file)) {
+        throw new PiggybackError('FILE_NOT_FOUND', `weight file missing: ${file} (listed in ${modelPath})`, 'copy every weight shard next to model.json');
+      }
+      return fs.readFileSync(file);
+    });
+    const groupData = Buffer.concat(groupBuffers);
+    let expected = 0;
+    for (const w of group.weights) expected += weightByteLength(w);
+    if (groupData.length !== expected) {
+      throw new PiggybackError(
+        'BAD_MODEL',
+        `weight data of ${modelPath} has ${groupData.length} bytes but its manifest describes ${expected}`,
+        'the weight files are truncated or do not belong to this model.json',
+      );
+    }
+    specs.push(...group.weights);
+    buffers.push(groupData);
+  }
+  return { specs, data: Buffer.concat(buffers) };
+}
+
+function weightByteLength(w: tf.io.WeightsManifestEntry): number {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  if (w.quantization) return n * (w.quantization.dtype === 'float16' || w.quantization.dtype === 'uint16' ? 2 : 1);
+  if (w.dtype === 'string') throw new PiggybackError('BAD_MODEL', `string weights are not supported (${w.name})`);
+  return n * 4;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Loads a LayersModel from model.json. `inputHW` rebuilds it for another input size
+ * (fully convolutional backbones only), e.g. MobileNetV2 at 32x32.
+ */
+export async function loadLayersModelFile(modelPath: string, opts: { inputHW?: [number, number] } = {}): Promise<LoadedModel> {
+  const abs = path.resolve(modelPath);
+  const { topology, manifest } = readModelJson(abs);
+  const { specs, data } = readWeights(abs, manifest);
+  const topo = opts.inputHW ? withInputSize(topology, opts.inputHW) : topology;
+  const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topo, weightSpecs: specs, weightData }));
+  } catch (e) {
+    throw new PiggybackError('BAD_MODEL', `${abs} could not be built as a LayersModel: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { model, sha256: sha256Hex(data), modelPath: abs };
+}
+
+/** Returns a copy of the Keras topology with every InputLayer set to [null, h, w, c]. */
+function withInputSize(topology: any, [h, w]: [number, number]): object {
+  const topo = JSON.parse(JSON.stringify(topology));
+  const config = topo.model_config?.config ?? topo.config;
+  const layers: any[] = config?.layers ?? [];
+  for (const l of layers) {
+    if (l.class_name === 'InputLayer') {
+      const shape = l.config.batch_input_shape ?? l.config.batchInputShape;
+      if (!shape || shape.length !== 4) throw new PiggybackError('BAD_ARGUMENT', 'input size can only be changed for image models (NHWC input)');
+      shape[1] = h;
+      shape[2] = w;
+    } else if (l.config?.batch_input_shape) {
+      l.config.batch_input_shape[1] = h;
+      l.config.batch_input_shape[2] = w;
+    }
+  }
+  return topo;
+}
+
+/** Saves a LayersModel as model.json + weights.bin in `dir`, each written atomically. */
+export async function saveLayersModelFile(model: tf.LayersModel, dir: string): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const modelPath = path.join(dir, 'model.json');
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
+      writeFileAtomic(path.join(dir, 'weights.bin'), data);
+      const json = {
+        format: 'layers-model',
+        generatedBy: 'piggyback-mask-explorer',
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
+      writeFileAtomic(modelPath, JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return modelPath;
+}

@@ -1,0 +1,46 @@
+/**
+ * The only real third-party backbone available offline: the MobileNetV2 (ImageNet-initialised
+ * lower blocks) that npm nsfwjs@4.3.0 ships as a TF.js LayersModel with its weights as base64
+ * inside .min.js files. This writes it out as a normal model.json + weight file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PiggybackError } from '../errors';
+import { writeFileAtomic } from '../project/atomic';
+
+export const MOBILENET_ALIAS = 'nsfwjs-mobilenetv2';
+/** Cut used by default: the last ImageNet-initialised block (the top was fine-tuned by nsfwjs' authors). */
+export const MOBILENET_DEFAULT_CUT = 'block_10_project_BN';
+
+function nsfwjsModelDir(): string {
+  let pkg: string;
+  try {
+    pkg = require.resolve('nsfwjs/package.json', { paths: [process.cwd(), __dirname] });
+  } catch {
+    throw new PiggybackError('FILE_NOT_FOUND', 'npm package nsfwjs is not installed', 'run `npm install nsfwjs@4.3.0` (it ships the MobileNetV2 weights)');
+  }
+  return path.join(path.dirname(pkg), 'dist', 'models', 'mobilenet_v2');
+}
+
+/** Writes model.json + weights.bin under outDir (once) and returns the model.json path. */
+export function extractNsfwjsMobilenet(outDir: string): string {
+  const modelPath = path.join(outDir, 'model.json');
+  if (fs.existsSync(modelPath)) return modelPath;
+  const src = nsfwjsModelDir();
+  // The .min.js files are UMD bundles whose module.exports is the JSON / base64 string.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const model = require(path.join(src, 'model.min.js')) as { modelTopology: unknown; weightsManifest: Array<{ paths: string[]; weights: unknown[] }> };
+  const weights = model.weightsManifest.flatMap((g) => g.paths.map((p) => Buffer.from(require(path.join(src, `${p}.min.js`)) as string, 'base64')));
+  fs.mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(path.join(outDir, 'weights.bin'), Buffer.concat(weights));
+  writeFileAtomic(
+    modelPath,
+    JSON.stringify({
+      format: 'layers-model',
+      generatedBy: 'nsfwjs@4.3.0 mobilenet_v2, extracted by piggyback-mask-explorer',
+      modelTopology: model.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: model.weightsManifest.flatMap((g) => g.weights) }],
+    }),
+  );
+  return modelPath;
+}

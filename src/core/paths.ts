@@ -1,0 +1,28 @@
+/** Where the package's own files are, whether run from sources (tsx) or from the esbuild bundle. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+let root: string | undefined;
+
+/** The folder holding this package's package.json (src/core/.. /.. or dist/..). */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'piggyback-mask-explorer') return (root = dir);
+      } catch {
+        /* keep walking */
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  return (root = path.resolve(__dirname, '..'));
+}
+
+/** The embedded default backbone: the reference CNN pretrained by `piggyback pretrain`. */
+export function defaultBackbonePath(): string {
+  return path.join(packageRoot(), 'models', 'reference-cnn', 'model.json');
+}

@@ -1,0 +1,85 @@
+/**
+ * The `piggyback` command line as a user or a script meets it: help, JSON output, and for
+ * every kind of bad input a non-zero exit with one line saying what is wrong, nothing lost.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { useWasm, savedReferenceCnn, quadrantDataset, writeIdxDataset, tmpDir, snapshotDir } from '../helpers/engineFixtures';
+
+const root = path.resolve(__dirname, '..', '..');
+
+function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1, `exit code, stderr: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], pattern);
+}
+
+let modelPath: string;
+let data: string;
+let project: string;
+
+before(async () => {
+  await useWasm();
+  modelPath = await savedReferenceCnn(21);
+  data = writeIdxDataset(quadrantDataset(96, 4), 64);
+  project = path.join(tmpDir('pb-cli-'), 'proj');
+});
+
+test('help lists every command', () => {
+  const r = cli('--help');
+  assert.equal(r.code, 0);
+  for (const c of ['pretrain', 'train', 'eval', 'baseline', 'stats', 'bench', 'init', 'datasets', 'delete']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  const t = cli('train', '--help');
+  assert.match(t.stdout, /--lr-mask/);
+  assert.match(t.stdout, /--bn <mode>/);
+});
+
+test('train, eval and stats: human and JSON output from the same project', () => {
+  const r = cli('train', project, '--backbone', modelPath, '--task', 'quad', '--dataset', data, '--epochs', '1', '--batch-size', '32', '--lr-mask', '2e-3', '--lr-head', '5e-3', '--backend', 'wasm', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const task = JSON.parse(r.stdout);
+  assert.equal(task.name, 'quad');
+  assert.ok(task.testAccuracy >= 0 && task.testAccuracy <= 1);
+  assert.ok(task.bitsPerMaskedWeight > 0.99 && task.bitsPerMaskedWeight < 1.1, `bits per weight ${task.bitsPerMaskedWeight}`);
+  const e = cli('eval', project, '--task', 'quad', '--backend', 'wasm', '--json');
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout).accuracy, task.testAccuracy);
+  const s = cli('stats', project);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /quad/);
+  assert.match(s.stdout, /conv1/);
+  const sj = JSON.parse(cli('stats', project, '--json').stdout);
+  assert.equal(sj.tasks[0].name, 'quad');
+});
+
+test('bad input: one clear line, non-zero exit, project untouched', () => {
+  const before = snapshotDir(project);
+  assertOneLineError(cli('eval', '/nonexistent/project', '--task', 'x'), /nonexistent/);
+  assertOneLineError(cli('train', project, '--task', 'y', '--dataset', 'no-such-dataset', '--backend', 'wasm'), /no-such-dataset/);
+  assertOneLineError(cli('eval', project, '--task', 'missing'), /missing/);
+  assertOneLineError(cli('train', project, '--task', 'quad', '--dataset', data, '--backend', 'wasm'), /already exists/);
+  const bad = cli('train', project, '--task', 'z', '--dataset', data, '--epochs', 'many');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /epochs must be a positive whole number/);
+  assert.deepEqual(snapshotDir(project), before);
+});
+
+test('a corrupt manifest or a truncated mask file is reported, not a stack trace', () => {
+  const copy = path.join(tmpDir('pb-cli-copy-'), 'proj');
+  fs.cpSync(project, copy, { recursive: true });
+  const mask = path.join(copy, 'tasks', 'quad', 'mask.bin');
+  fs.writeFileSync(mask, fs.readFileSync(mask).subarray(0, 100));
+  assertOneLineError(cli('eval', copy, '--task', 'quad', '--backend', 'wasm'), /mask/);
+  fs.writeFileSync(path.join(copy, 'piggyback.json'), '{ not json');
+  assertOneLineError(cli('stats', copy), /piggyback\.json/);
+});
