@@ -68,7 +68,7 @@ export class Backbone {
   }
 
   static async load(modelPath: string, opts: { cutAt?: string | null; inputHW?: [number, number] } = {}): Promise<Backbone> {
-    const loaded = await loadLayersModelFile(modelPath, { inputHW: opts.inputHW });
+    const loaded = await loadLayersModelFile(modelPath, { inputHW: opts.inputHW, cutAt: opts.cutAt });
     return Backbone.fromModel(loaded.model, loaded.sha256, loaded.modelPath, opts.cutAt);
   }
 

@@ -91,27 +91,87 @@ export function sha256Hex(data: Uint8Array): string {
  * Loads a LayersModel from model.json. `inputHW` rebuilds it for another input size
  * (fully convolutional backbones only), e.g. MobileNetV2 at 32x32.
  */
-export async function loadLayersModelFile(modelPath: string, opts: { inputHW?: [number, number] } = {}): Promise<LoadedModel> {
+export async function loadLayersModelFile(modelPath: string, opts: { inputHW?: [number, number]; cutAt?: string | null } = {}): Promise<LoadedModel> {
   const abs = path.resolve(modelPath);
   const { topology, manifest } = readModelJson(abs);
   const { specs, data } = readWeights(abs, manifest);
-  const topo = opts.inputHW ? withInputSize(topology, opts.inputHW) : topology;
-  const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+  let topo = opts.inputHW ? withInputSize(topology, opts.inputHW) : topology;
+  let weightSpecs = specs;
+  let weights: Uint8Array = data;
+  if (opts.cutAt) {
+    // Build only what the backbone needs: layers above the cut may not even be valid at
+    // another input size (e.g. a fixed 7x7 pooling at 32 px).
+    const kept = layersUpTo(topo, opts.cutAt);
+    topo = withLayers(topo, kept, opts.cutAt);
+    ({ specs: weightSpecs, data: weights } = weightsOfLayers(specs, data, kept));
+  }
+  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topo, weightSpecs: specs, weightData }));
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topo, weightSpecs, weightData }));
   } catch (e) {
     throw new PiggybackError('BAD_MODEL', `${abs} could not be built as a LayersModel: ${(e as Error).message.split('\n')[0]}`);
   }
   return { model, sha256: sha256Hex(data), modelPath: abs };
 }
 
+function layerList(topology: any): { config: any; layers: any[] } {
+  const config = topology.model_config?.config ?? topology.config;
+  return { config, layers: config?.layers ?? [] };
+}
+
+/** Names of the layers `cutAt` depends on (itself included), in topology order. */
+function layersUpTo(topology: any, cutAt: string): Set<string> {
+  const { layers } = layerList(topology);
+  const byName = new Map<string, any>(layers.map((l) => [l.config?.name ?? l.name, l]));
+  if (!byName.has(cutAt)) {
+    throw new PiggybackError('BAD_ARGUMENT', `no layer named "${cutAt}" in the model`, `layers include: ${[...byName.keys()].slice(-8).join(', ')}`);
+  }
+  const isFunctional = layers.some((l) => Array.isArray(l.inbound_nodes));
+  if (!isFunctional) {
+    const names = [...byName.keys()];
+    return new Set(names.slice(0, names.indexOf(cutAt) + 1));
+  }
+  const kept = new Set<string>();
+  const stack = [cutAt];
+  while (stack.length) {
+    const name = stack.pop() as string;
+    if (kept.has(name)) continue;
+    kept.add(name);
+    for (const node of byName.get(name)?.inbound_nodes ?? []) for (const inbound of node) stack.push(inbound[0]);
+  }
+  return kept;
+}
+
+function withLayers(topology: any, kept: Set<string>, cutAt: string): object {
+  const topo = JSON.parse(JSON.stringify(topology));
+  const { config } = layerList(topo);
+  config.layers = config.layers.filter((l: any) => kept.has(l.config?.name ?? l.name));
+  if (config.output_layers) config.output_layers = [[cutAt, 0, 0]];
+  return topo;
+}
+
+/** The weight specs (and their bytes) that belong to the kept layers. */
+function weightsOfLayers(specs: tf.io.WeightsManifestEntry[], data: Uint8Array, kept: Set<string>): { specs: tf.io.WeightsManifestEntry[]; data: Uint8Array } {
+  const outSpecs: tf.io.WeightsManifestEntry[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const n = weightByteLength(spec);
+    const owner = spec.name.slice(0, spec.name.lastIndexOf('/'));
+    if (kept.has(owner) || kept.has(owner.split('/').pop() as string)) {
+      outSpecs.push(spec);
+      parts.push(data.subarray(offset, offset + n));
+    }
+    offset += n;
+  }
+  return { specs: outSpecs, data: Buffer.concat(parts) };
+}
+
 /** Returns a copy of the Keras topology with every InputLayer set to [null, h, w, c]. */
 function withInputSize(topology: any, [h, w]: [number, number]): object {
   const topo = JSON.parse(JSON.stringify(topology));
-  const config = topo.model_config?.config ?? topo.config;
-  const layers: any[] = config?.layers ?? [];
-  for (const l of layers) {
+  for (const l of layerList(topo).layers) {
     if (l.class_name === 'InputLayer') {
       const shape = l.config.batch_input_shape ?? l.config.batchInputShape;
       if (!shape || shape.length !== 4) throw new PiggybackError('BAD_ARGUMENT', 'input size can only be changed for image models (NHWC input)');

@@ -13,13 +13,13 @@ export const MOBILENET_ALIAS = 'nsfwjs-mobilenetv2';
 export const MOBILENET_DEFAULT_CUT = 'block_10_project_BN';
 
 function nsfwjsModelDir(): string {
-  let pkg: string;
-  try {
-    pkg = require.resolve('nsfwjs/package.json', { paths: [process.cwd(), __dirname] });
-  } catch {
-    throw new PiggybackError('FILE_NOT_FOUND', 'npm package nsfwjs is not installed', 'run `npm install nsfwjs@4.3.0` (it ships the MobileNetV2 weights)');
+  // nsfwjs' "exports" map hides package.json and dist/, so look in node_modules directly.
+  const roots = [...(require.resolve.paths('nsfwjs') ?? []), path.join(process.cwd(), 'node_modules')];
+  for (const r of roots) {
+    const dir = path.join(r, 'nsfwjs', 'dist', 'models', 'mobilenet_v2');
+    if (fs.existsSync(path.join(dir, 'model.min.js'))) return dir;
   }
-  return path.join(path.dirname(pkg), 'dist', 'models', 'mobilenet_v2');
+  throw new PiggybackError('FILE_NOT_FOUND', 'npm package nsfwjs (with its MobileNetV2 model) is not installed', 'run `npm install nsfwjs@4.3.0`');
 }
 
 /** Writes model.json + weights.bin under outDir (once) and returns the model.json path. */
