@@ -213,6 +213,46 @@ export function buildProgram(): Command {
       print(o.json, r, () => formatBench(r));
     });
 
+  program
+    .command('reproduce')
+    .description("the paper's table on real offline data: Piggyback vs classifier-only vs fine-tuning over one frozen backbone, no-forgetting check; writes docs/results.md and docs/results.csv")
+    .option('--quick', 'CI mode: tiny subsets, 1 epoch, a few minutes')
+    .option('--out <dir>', 'folder for results.md and results.csv', 'docs')
+    .option('--work <dir>', 'scratch folder for the mask projects (wiped first); default .cache/reproduce/<mode>')
+    .option('--reference-model <model.json>', 'reference backbone to reuse (default: the committed models/reference-cnn)')
+    .option('--no-mobilenet', 'skip the MobileNetV2 (nsfwjs) run')
+    .option('--render <result.json>', 'only rewrite results.md/.csv from the result.json a previous run left in its scratch folder')
+    .addOption(backendOption())
+    .option('--json', 'print the full result as JSON')
+    .action(async (o) => {
+      const { runReproduce, quickPlan, fullPlan, writeReportsFromJson } = await import('../core/reproduce');
+      if (o.render) {
+        const r = writeReportsFromJson(o.render, o.out);
+        print(o.json, r, () => `wrote ${path.join(o.out, 'results.md')} and results.csv from ${o.render}`);
+        return;
+      }
+      const plan = o.quick ? quickPlan() : fullPlan();
+      if (o.mobilenet === false) plan.mobilenet = null;
+      const args = process.argv.slice(2).join(' ');
+      const r = await runReproduce({
+        plan,
+        workDir: o.work ?? path.join('.cache', 'reproduce', plan.mode),
+        outDir: o.out,
+        backend: o.backend,
+        referenceModel: o.referenceModel,
+        commandLine: process.env.npm_lifecycle_event === 'reproduce' ? `npm run reproduce${args.replace(/^reproduce\s*/, '') ? ` -- ${args.replace(/^reproduce\s*/, '')}` : ''}` : `piggyback ${args}`,
+        log: (s: string) => process.stderr.write(`${s}\n`),
+        signal: cancellation(),
+      });
+      print(o.json, r, () => {
+        const rows = r.rows.filter((x) => x.stage !== 'investigation');
+        const lines = [table([['backbone', 'task', 'method', 'test accuracy', 'train s', 'sparsity', 'bits/weight', 'bytes'], ...rows.map((x) => [x.backbone, x.task, x.method, pct(x.test_accuracy), x.train_seconds.toFixed(1), x.sparsity === null ? '-' : pct(x.sparsity, 1), x.bits_per_weight.toFixed(3), bytes(x.bytes)])])];
+        lines.push(`no forgetting: ${r.forgetting.map((f) => `${f.backbone} ${f.passed ? 'passed' : 'FAILED'}`).join(', ')}; ${r.seconds.toFixed(0)} s on ${r.backend}`);
+        return lines.join('\n');
+      });
+      if (r.forgetting.some((f) => !f.passed)) throw new PiggybackError('BAD_PROJECT', 'the no-forgetting check failed', 'see the no-forgetting section of results.md');
+    });
+
   return program;
 }
 

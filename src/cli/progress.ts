@@ -36,7 +36,7 @@ export function progressPrinter(opts: { json: boolean; quiet?: boolean }): (e: T
       case 'epoch': {
         stop();
         const val = e.valAccuracy === null ? '' : ` val ${(100 * e.valAccuracy).toFixed(2)}%`;
-        const sp = e.layerSparsity.length ? ` | sparsity ${(100 * mean(e.layerSparsity)).toFixed(1)}% | ${e.bitsFlipped} bits flipped` : '';
+        const sp = e.layerSparsity.length ? ` | mean layer sparsity ${(100 * mean(e.layerSparsity)).toFixed(1)}% | ${e.bitsFlipped} bits flipped` : '';
         process.stderr.write(`  epoch ${e.epoch}/${epochs}: loss ${e.trainLoss.toFixed(4)} train ${(100 * e.trainAccuracy).toFixed(2)}%${val}${sp} (${e.seconds.toFixed(1)} s)\n`);
         break;
       }
