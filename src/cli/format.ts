@@ -15,7 +15,7 @@ export function table(rows: string[][]): string {
 }
 
 export function formatTask(t: TaskStats): string {
-  return `task "${t.name}" on ${t.dataset}: test accuracy ${pct(t.testAccuracy)}, ${pct(t.sparsity, 1)} of masked weights off, ${bytes(t.bytes)} on disk (${t.bitsPerMaskedWeight.toFixed(3)} bits per masked weight)`;
+  return `task "${t.name}" on ${t.dataset}: test accuracy ${pct(t.testAccuracy)}, ${pct(t.sparsity, 1)} of masked weights off, ${bytes(t.bytes)} on disk (mask ${t.bitsPerMaskedWeight.toFixed(3)} bits per masked weight; ${t.rawBitsPerMaskedWeight.toFixed(3)} bit-packed)`;
 }
 
 export function formatEval(task: string, r: EvalResult, classNames: string[]): string {

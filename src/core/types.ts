@@ -130,7 +130,10 @@ export interface TaskStats {
   sparsity: number;
   /** Bytes on disk for this task (mask + head + BN + metadata). */
   bytes: number;
+  /** mask.bin as stored (entropy-coded when smaller) per masked weight. */
   bitsPerMaskedWeight: number;
+  /** Plain bit-packing: 1 bit per weight (2 ternary) plus header. */
+  rawBitsPerMaskedWeight: number;
   state: 'trained' | 'training' | 'failed';
   history: EpochMetrics[];
   baselines: BaselineResult[];

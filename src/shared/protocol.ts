@@ -165,6 +165,7 @@ const isTask = (x: unknown): x is TaskStats =>
   isNum(x.sparsity) &&
   isNum(x.bytes) &&
   isNum(x.bitsPerMaskedWeight) &&
+  isNum(x.rawBitsPerMaskedWeight) &&
   isTaskState(x.state) &&
   isArrOf(x.history, isEpochMetrics) &&
   isArrOf(x.baselines, isBaseline) &&

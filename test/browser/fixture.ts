@@ -54,7 +54,8 @@ export function makeStats(): ProjectStats {
     layerSparsity: SPARSITY[t].slice(),
     sparsity: SPARSITY[t].reduce((a, s, l) => a + s * LAYERS[l].size, 0) / LAYERS.reduce((a, x) => a + x.size, 0),
     bytes: 20000 + t,
-    bitsPerMaskedWeight: 1,
+    bitsPerMaskedWeight: 0.5,
+    rawBitsPerMaskedWeight: 1,
     state: 'trained',
     history: history(t, 3, t !== 2),
     baselines:

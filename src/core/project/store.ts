@@ -18,6 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import type {
   BaselineResult, BnMode, EpochMetrics, EvalResult, MaskedLayerInfo, MaskKind, ProjectStats,
@@ -131,7 +132,10 @@ const MASK_FILE = 'mask.bin';
 const HEAD_FILE = 'head.bin';
 const BN_FILE = 'bn.bin';
 const MASK_MAGIC = 0x4d424750; // "PGBM" read as little-endian u32
-const MASK_VERSION = 1;
+/** v1: header + raw packed words. v2: same header + codec + raw size, then a compressed body. */
+const MASK_VERSION_RAW = 1;
+const MASK_VERSION_CODED = 2;
+const CODEC_BROTLI = 1;
 const TASK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -185,27 +189,45 @@ function readAligned(file: string): Uint8Array {
 // ---------------------------------------------------------------------------------------
 // mask.bin
 
-/** Encodes packed masks as mask.bin chunks (header first). */
-export function encodeMaskFile(kind: MaskKind, packed: PackedMask[]): Uint8Array[] {
-  const header = new Uint32Array(4 + packed.length);
+function maskHeader(version: number, kind: MaskKind, packed: PackedMask[], extra: number[] = []): Uint32Array {
+  const header = new Uint32Array(4 + packed.length + extra.length);
   header[0] = MASK_MAGIC;
-  header[1] = MASK_VERSION;
+  header[1] = version;
   header[2] = kind === 'ternary' ? 1 : 0;
   header[3] = packed.length;
   packed.forEach((p, i) => (header[4 + i] = p.length));
-  const chunks = [leBytes(header)];
-  for (const p of packed) {
-    const nw = wordCount(p.length);
-    chunks.push(leBytes(p.words.subarray(0, nw)));
-    if (kind === 'ternary') {
-      if (!p.negWords) throw new Error('encodeMaskFile: ternary mask without negative plane');
-      chunks.push(leBytes(p.negWords.subarray(0, nw)));
-    }
-  }
-  return chunks;
+  extra.forEach((v, i) => (header[4 + packed.length + i] = v));
+  return header;
 }
 
-/** Expected mask.bin size for `layers` and `kind`. */
+/**
+ * Encodes packed masks as mask.bin chunks (header first). With `compress`, the packed words
+ * are Brotli-coded when that is smaller: learned masks are sparse and clustered, so this
+ * goes well below 1 bit per weight (WSN, a peer method, entropy-codes its masks too).
+ */
+export function encodeMaskFile(kind: MaskKind, packed: PackedMask[], opts: { compress?: boolean } = {}): Uint8Array[] {
+  const body: Uint8Array[] = [];
+  for (const p of packed) {
+    const nw = wordCount(p.length);
+    body.push(leBytes(p.words.subarray(0, nw)));
+    if (kind === 'ternary') {
+      if (!p.negWords) throw new Error('encodeMaskFile: ternary mask without negative plane');
+      body.push(leBytes(p.negWords.subarray(0, nw)));
+    }
+  }
+  const raw = [leBytes(maskHeader(MASK_VERSION_RAW, kind, packed)), ...body];
+  if (!opts.compress) return raw;
+  const rawBody = Buffer.concat(body);
+  // Quality 11 is slow on big masks; 9 keeps a ResNet-50-sized save around a second.
+  const quality = rawBody.byteLength > (1 << 20) ? 9 : 11;
+  const coded = zlib.brotliCompressSync(rawBody, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: rawBody.byteLength },
+  });
+  if (coded.byteLength + 8 >= rawBody.byteLength) return raw;
+  return [leBytes(maskHeader(MASK_VERSION_CODED, kind, packed, [CODEC_BROTLI, rawBody.byteLength])), coded];
+}
+
+/** Size of an uncompressed (v1) mask.bin for `layers` and `kind`. */
 export function maskFileBytes(kind: MaskKind, layers: Array<{ size: number }>): number {
   const planes = kind === 'ternary' ? 2 : 1;
   return 16 + 4 * layers.length + layers.reduce((s, l) => s + wordCount(l.size) * 4 * planes, 0);
@@ -226,7 +248,7 @@ export function decodeMaskFile(buf: Uint8Array, file: string, layers: MaskedLaye
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== MASK_MAGIC) badMask(file, 'missing the PGBM magic header (not a piggyback mask file)');
   const version = dv.getUint32(4, true);
-  if (version !== MASK_VERSION) badMask(file, `format version ${version}, expected ${MASK_VERSION}`);
+  if (version !== MASK_VERSION_RAW && version !== MASK_VERSION_CODED) badMask(file, `format version ${version}, expected ${MASK_VERSION_RAW} or ${MASK_VERSION_CODED}`);
   const kindCode = dv.getUint32(8, true);
   const fileKind = kindCode === 0 ? 'binary' : kindCode === 1 ? 'ternary' : `unknown (${kindCode})`;
   if (fileKind !== kind) badMask(file, `holds a ${fileKind} mask but task.json says ${kind}`);
@@ -237,7 +259,24 @@ export function decodeMaskFile(buf: Uint8Array, file: string, layers: MaskedLaye
     const n = dv.getUint32(16 + 4 * i, true);
     if (n !== layers[i].size) badMask(file, `layer ${layers[i].name} has ${n} entries, expected ${layers[i].size}`);
   }
-  if (buf.byteLength !== expectedBytes) {
+  if (version === MASK_VERSION_CODED) {
+    if (buf.byteLength < headerBytes + 8) badMask(file, `truncated to ${buf.byteLength} bytes inside its header`);
+    const codec = dv.getUint32(headerBytes, true);
+    const rawBodyBytes = dv.getUint32(headerBytes + 4, true);
+    if (codec !== CODEC_BROTLI) badMask(file, `unknown codec ${codec}`);
+    if (rawBodyBytes !== expectedBytes - headerBytes) badMask(file, `declares ${rawBodyBytes} bytes of masks, the project's layers need ${expectedBytes - headerBytes}`);
+    let body: Buffer;
+    try {
+      body = zlib.brotliDecompressSync(buf.subarray(headerBytes + 8), { maxOutputLength: rawBodyBytes });
+    } catch (e) {
+      badMask(file, `compressed masks do not decode (${(e as Error).message.split('\n')[0]}); truncated?`);
+    }
+    if (body.byteLength !== rawBodyBytes) badMask(file, `compressed masks decode to ${body.byteLength} bytes, expected ${rawBodyBytes}`);
+    const whole = new Uint8Array(headerBytes + rawBodyBytes);
+    whole.set(buf.subarray(0, headerBytes));
+    whole.set(body, headerBytes);
+    buf = whole;
+  } else if (buf.byteLength !== expectedBytes) {
     badMask(file, `${buf.byteLength < expectedBytes ? 'truncated to' : 'has'} ${buf.byteLength} bytes, expected ${expectedBytes}`);
   }
   if (buf.byteOffset % 4 !== 0) {
@@ -614,7 +653,7 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
     validateArtifacts(h, artifacts);
 
     const packed: PackedMask[] = artifacts.masks.map((m) => (artifacts.maskKind === 'ternary' ? packTernary(m) : packBinary(m)));
-    const maskChunks = encodeMaskFile(artifacts.maskKind, packed);
+    const maskChunks = encodeMaskFile(artifacts.maskKind, packed, { compress: true });
     const headChunks = [leBytes(artifacts.head.kernel), leBytes(artifacts.head.bias)];
     const bnChunks = artifacts.bn?.length
       ? artifacts.bn.flatMap((b) => [leBytes(b.gamma), leBytes(b.beta), leBytes(b.movingMean), leBytes(b.movingVariance)])
@@ -689,7 +728,16 @@ export function deleteTask(dir: string, name: string): void {
   });
 }
 
-function taskBytesOf(h: ProjectHandle, name: string): { bytes: number; maskBytes: number; bitsPerMaskedWeight: number } {
+export interface TaskBytes {
+  bytes: number;
+  maskBytes: number;
+  /** mask.bin as stored (compressed when that is smaller), in bits per masked weight. */
+  bitsPerMaskedWeight: number;
+  /** The same masks bit-packed without compression (1 bit per weight, 2 for ternary, plus header). */
+  rawBitsPerMaskedWeight: number;
+}
+
+function taskBytesOf(h: ProjectHandle, name: string, kind: MaskKind): TaskBytes {
   if (!h.manifest.tasks.includes(name)) throw unknownTask(h, name);
   const tdir = path.join(h.dir, TASKS_DIR, name);
   let bytes = 0;
@@ -707,12 +755,14 @@ function taskBytesOf(h: ProjectHandle, name: string): { bytes: number; maskBytes
     if (f === MASK_FILE) maskBytes = st.size;
   }
   const mp = h.manifest.backbone.maskedParams;
-  return { bytes, maskBytes, bitsPerMaskedWeight: mp > 0 ? (maskBytes * 8) / mp : 0 };
+  const rawBytes = maskFileBytes(kind, h.manifest.layers);
+  return { bytes, maskBytes, bitsPerMaskedWeight: mp > 0 ? (maskBytes * 8) / mp : 0, rawBitsPerMaskedWeight: mp > 0 ? (rawBytes * 8) / mp : 0 };
 }
 
 /** Bytes on disk of a task (all files), of its mask.bin, and mask bits per masked weight. */
-export function taskBytes(dir: string, name: string): { bytes: number; maskBytes: number; bitsPerMaskedWeight: number } {
-  return taskBytesOf(openProject(dir), name);
+export function taskBytes(dir: string, name: string): TaskBytes {
+  const h = openProject(dir);
+  return taskBytesOf(h, name, readTaskMetaOf(h, name).maskKind);
 }
 
 function nanMatrix(n: number): number[][] {
@@ -735,11 +785,11 @@ export function readProjectStats(dir: string): ProjectStats {
     try {
       meta = readTaskMetaOf(h, name);
       const packed = loadPackedOf(h, meta, false);
-      const b = taskBytesOf(h, name);
+      const b = taskBytesOf(h, name, meta.maskKind);
       tasks.push({
         name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.maskKind, bnMode: meta.bnMode,
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: NaN, // filled from the overlap pass below
-        bytes: b.bytes, bitsPerMaskedWeight: b.bitsPerMaskedWeight, state: 'trained',
+        bytes: b.bytes, bitsPerMaskedWeight: b.bitsPerMaskedWeight, rawBitsPerMaskedWeight: b.rawBitsPerMaskedWeight, state: 'trained',
         history: meta.history, baselines: meta.baselines, options: meta.options,
       });
       loaded.push(packed);
@@ -749,7 +799,7 @@ export function readProjectStats(dir: string): ProjectStats {
       tasks.push({
         name, dataset: meta?.dataset ?? '', classNames: meta?.classNames ?? [], maskKind: meta?.maskKind ?? 'binary',
         bnMode: meta?.bnMode ?? 'frozen', testAccuracy: meta?.testAccuracy ?? null,
-        layerSparsity: new Array<number>(L).fill(NaN), sparsity: NaN, bytes: 0, bitsPerMaskedWeight: NaN, state: 'failed',
+        layerSparsity: new Array<number>(L).fill(NaN), sparsity: NaN, bytes: 0, bitsPerMaskedWeight: NaN, rawBitsPerMaskedWeight: NaN, state: 'failed',
         history: meta?.history ?? [], baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
       });
     }
