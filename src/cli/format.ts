@@ -9,9 +9,13 @@ export function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** Plain-text table: numbers right-aligned, text left-aligned, the first column always left. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
+  const numeric = (cell: string) => /^[-+]?[\d.,]+\s?(%|[KM]?i?B|s)?$/.test(cell) || cell === '-';
+  return rows
+    .map((r) => r.map((cell, c) => (c > 0 && numeric(cell) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd())
+    .join('\n');
 }
 
 export function formatTask(t: TaskStats): string {

@@ -45,7 +45,8 @@ export function buildCsp(cspSource: string, nonce: string): string {
 
 export function renderWebviewHtml(o: WebviewHtmlOptions): string {
   const nonce = checkCspToken('nonce', o.nonce, /^[A-Za-z0-9+/_=-]{16,}$/);
-  const cspSource = checkCspToken('cspSource', o.cspSource, /^[^\s;,'"]+( [^\s;,'"]+)*$/);
+  // Host sources, or the one keyword some hosts include ('self' in code-server); never 'unsafe-*'.
+  const cspSource = checkCspToken('cspSource', o.cspSource, /^(?:'self'|[^\s;,'"]+)(?: (?:'self'|[^\s;,'"]+))*$/);
   const csp = buildCsp(cspSource, nonce);
   return `<!DOCTYPE html>
 <html lang="en">

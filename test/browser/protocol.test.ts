@@ -62,5 +62,8 @@ describe('webview html', () => {
     assert.match(html, /<title>A &lt;b&gt;<\/title>/);
     assert.equal((html.match(/<script/g) ?? []).length, 1, 'no inline scripts');
     assert.throws(() => renderWebviewHtml({ cspSource: "x; script-src 'unsafe-inline'", nonce, scriptUri: '', styleUri: '', title: '' }));
+    assert.throws(() => renderWebviewHtml({ cspSource: "'unsafe-eval' https://x", nonce, scriptUri: '', styleUri: '', title: '' }));
+    // code-server's webview.cspSource carries 'self' before its CDN host.
+    assert.match(renderWebviewHtml({ cspSource: "'self' https://*.vscode-cdn.net", nonce, scriptUri: '', styleUri: '', title: '' }), /style-src 'self' https:\/\/\*\.vscode-cdn\.net/);
   });
 });

@@ -1,0 +1,194 @@
+/**
+ * The mask-explorer WebviewPanel (heatmap, overlap, live curves). Scripts enabled,
+ * local resources limited to dist/webview, every incoming message validated by
+ * parseWebviewMessage; exports go through a save dialog chosen by the user.
+ * Restored after a reload by the WebviewPanelSerializer registered in extension.ts.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { TrainEvent } from '../core/types';
+import {
+  parseWebviewMessage,
+  parseWebviewState,
+  type ExportMessage,
+  type HostToWebview,
+  type ViewId,
+} from '../shared/protocol';
+import { makeNonce, renderWebviewHtml } from '../shared/webviewHtml';
+import type { Log } from './log';
+import type { ProjectModel } from './projectModel';
+
+export const EXPLORER_VIEW_TYPE = 'piggyback.explorer';
+
+export interface PanelDeps {
+  extensionUri: vscode.Uri;
+  model: ProjectModel;
+  log: Log;
+}
+
+function styleFile(webviewDir: string): string {
+  try {
+    const css = fs.readdirSync(webviewDir).filter((f) => f.endsWith('.css')).sort();
+    return css.includes('main.css') ? 'main.css' : css.includes('webview.css') ? 'webview.css' : (css[0] ?? 'main.css');
+  } catch {
+    return 'main.css';
+  }
+}
+
+export class ExplorerPanel implements vscode.Disposable {
+  static current: ExplorerPanel | undefined;
+
+  private ready = false;
+  private readonly queue: HostToWebview[] = [];
+  /** Events of the current/last training run, replayed to a webview that (re)loads mid-run. */
+  private liveEvents: TrainEvent[] = [];
+  private view: ViewId;
+  private backend: string | undefined;
+  private readonly subs: vscode.Disposable[] = [];
+
+  static show(deps: PanelDeps, view: ViewId): ExplorerPanel {
+    if (ExplorerPanel.current) {
+      ExplorerPanel.current.panel.reveal(undefined, false);
+      ExplorerPanel.current.setView(view);
+      return ExplorerPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(EXPLORER_VIEW_TYPE, 'Piggyback Masks', vscode.ViewColumn.Active, ExplorerPanel.options(deps.extensionUri));
+    ExplorerPanel.current = new ExplorerPanel(panel, deps, view);
+    return ExplorerPanel.current;
+  }
+
+  static revive(panel: vscode.WebviewPanel, deps: PanelDeps, state: unknown): ExplorerPanel {
+    const s = parseWebviewState(state);
+    ExplorerPanel.current?.dispose();
+    panel.webview.options = ExplorerPanel.options(deps.extensionUri);
+    ExplorerPanel.current = new ExplorerPanel(panel, deps, s.view);
+    return ExplorerPanel.current;
+  }
+
+  static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
+    };
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly deps: PanelDeps,
+    view: ViewId,
+  ) {
+    this.view = view;
+    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'piggyback.svg');
+    const webviewDir = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
+    const w = panel.webview;
+    const page = {
+      cspSource: w.cspSource,
+      nonce: makeNonce(),
+      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(webviewDir, 'main.js')).toString(),
+      styleUri: w.asWebviewUri(vscode.Uri.joinPath(webviewDir, styleFile(webviewDir.fsPath))).toString(),
+      title: 'Piggyback Masks',
+    };
+    w.html = renderWebviewHtml(page);
+    this.subs.push(
+      w.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
+      deps.model.onDidChange(() => this.postState()),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  setView(view: ViewId): void {
+    this.view = view;
+    this.post({ type: 'show', view });
+  }
+
+  trainEvent(e: TrainEvent): void {
+    if (e.type === 'start') {
+      this.liveEvents = [];
+      this.backend = e.backend;
+    }
+    // Keep every epoch, but only a bounded tail of steps.
+    this.liveEvents.push(e);
+    if (this.liveEvents.length > 5000) this.liveEvents = this.liveEvents.filter((x, i) => x.type !== 'step' || i > this.liveEvents.length - 1000);
+    this.post({ type: 'trainEvent', event: e });
+  }
+
+  postState(): void {
+    const stats = this.deps.model.stats;
+    if (!stats) return;
+    this.post(this.backend ? { type: 'state', stats, backend: this.backend } : { type: 'state', stats });
+  }
+
+  private post(m: HostToWebview): void {
+    if (!this.ready) {
+      // Only the latest state matters; everything else keeps its order.
+      if (m.type === 'state') {
+        const i = this.queue.findIndex((q) => q.type === 'state');
+        if (i >= 0) this.queue.splice(i, 1);
+      }
+      this.queue.push(m);
+      return;
+    }
+    void this.panel.webview.postMessage(m);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m = parseWebviewMessage(raw);
+    if (!m) {
+      this.deps.log.error(`webview sent an invalid message; ignored: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    switch (m.type) {
+      case 'ready': {
+        this.ready = true;
+        this.queue.length = 0;
+        const stats = this.deps.model.stats;
+        if (stats) void this.panel.webview.postMessage(this.backend ? { type: 'state', stats, backend: this.backend } : { type: 'state', stats });
+        for (const e of this.liveEvents) void this.panel.webview.postMessage({ type: 'trainEvent', event: e } satisfies HostToWebview);
+        void this.panel.webview.postMessage({ type: 'show', view: this.view } satisfies HostToWebview);
+        break;
+      }
+      case 'export':
+        await this.export(m);
+        break;
+      case 'openTask':
+        await vscode.commands.executeCommand('piggyback.revealTask', m.task);
+        break;
+      case 'error':
+        this.deps.log.error(`webview: ${m.message}`);
+        break;
+    }
+  }
+
+  private async export(m: ExportMessage): Promise<void> {
+    const base = this.deps.model.dir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const target = await vscode.window.showSaveDialog({
+      title: `Export ${m.format.toUpperCase()}`,
+      saveLabel: `Export ${m.format.toUpperCase()}`,
+      defaultUri: base ? vscode.Uri.file(path.join(base, m.file)) : undefined,
+      filters: m.format === 'png' ? { 'PNG image': ['png'] } : { 'CSV table': ['csv'] },
+    });
+    if (!target) {
+      this.post({ type: 'exportResult', file: m.file, ok: false, message: 'export cancelled' });
+      return;
+    }
+    try {
+      const data = m.format === 'png' ? Buffer.from(m.data, 'base64') : Buffer.from(m.data, 'utf8');
+      await vscode.workspace.fs.writeFile(target, data);
+      this.deps.log.info(`exported ${target.fsPath} (${data.length} bytes)`);
+      this.post({ type: 'exportResult', file: target.fsPath, ok: true });
+      void vscode.window.showInformationMessage(`Piggyback: exported ${path.basename(target.fsPath)}`);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.post({ type: 'exportResult', file: target.fsPath, ok: false, message: msg });
+      void vscode.window.showErrorMessage(`Piggyback: could not write ${target.fsPath}: ${msg}`);
+    }
+  }
+
+  dispose(): void {
+    if (ExplorerPanel.current === this) ExplorerPanel.current = undefined;
+    for (const s of this.subs.splice(0)) s.dispose();
+    this.panel.dispose();
+  }
+}

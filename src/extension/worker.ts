@@ -1,0 +1,60 @@
+/**
+ * Entry of dist/worker.js: runs one engine job (TF.js work) off the extension host's
+ * event loop. Receives {type:'run', job}, streams TrainEvents, answers with one
+ * 'result' or 'error'. {type:'cancel'} aborts the job's AbortController.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as engine from '../core/engine';
+import type { TrainEvent } from '../core/types';
+import { serializeError } from './jobErrors';
+import type { HostToWorker, JobRequest, WorkerToHost } from './workerProtocol';
+
+const port = parentPort;
+if (!port) throw new Error('worker.js must run in a worker thread');
+
+const abort = new AbortController();
+let started = false;
+
+function post(m: WorkerToHost): void {
+  port!.postMessage(m);
+}
+
+/** Step events can come fast; keep at most ~20/s plus every epoch's last step. */
+let lastStepPost = 0;
+function onEvent(e: TrainEvent): void {
+  if (e.type === 'step') {
+    const now = Date.now();
+    if (now - lastStepPost < 50 && e.step !== e.stepsPerEpoch && e.step !== 1) return;
+    lastStepPost = now;
+  }
+  post({ type: 'event', event: e });
+}
+
+async function run(job: JobRequest): Promise<unknown> {
+  switch (job.kind) {
+    case 'train':
+      return engine.trainTask(job.req, onEvent, abort.signal);
+    case 'evaluate':
+      return engine.evaluateTask(job.req, abort.signal);
+    case 'baselines':
+      return engine.runBaselines(job.req, onEvent, abort.signal);
+    case 'createProject':
+      return engine.createProject(job.req);
+    case 'deleteTask':
+      engine.deleteTask(job.projectDir, job.task);
+      return null;
+  }
+}
+
+port.on('message', (m: HostToWorker) => {
+  if (m.type === 'cancel') {
+    abort.abort();
+    return;
+  }
+  if (m.type !== 'run' || started) return;
+  started = true;
+  run(m.job).then(
+    (result) => post({ type: 'result', result: result ?? null }),
+    (e: unknown) => post({ type: 'error', error: serializeError(e) }),
+  );
+});

@@ -1,0 +1,32 @@
+/** Messages between the extension host (jobRunner.ts) and the engine worker (worker.ts). Plain JSON only. */
+import type {
+  BaselineRequest,
+  CreateProjectRequest,
+  EvaluateRequest,
+  TrainTaskRequest,
+} from '../core/engine';
+import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
+import type { SerializedError } from './jobErrors';
+
+export type JobRequest =
+  | { kind: 'train'; req: TrainTaskRequest }
+  | { kind: 'evaluate'; req: EvaluateRequest }
+  | { kind: 'baselines'; req: BaselineRequest }
+  | { kind: 'createProject'; req: CreateProjectRequest }
+  | { kind: 'deleteTask'; projectDir: string; task: string };
+
+export interface JobResults {
+  train: TaskStats;
+  evaluate: EvalResult;
+  baselines: BaselineResult[];
+  createProject: ProjectStats;
+  deleteTask: null;
+}
+
+export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };
+
+export type WorkerToHost =
+  | { type: 'event'; event: TrainEvent }
+  | { type: 'log'; message: string }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; error: SerializedError };
