@@ -26,6 +26,12 @@ export interface BenchResult {
   finetuneImgPerSec: number;
   maskVsFinetune: number;
   evalImgPerSec: number;
+  /** Why 'auto' skipped faster backends (e.g. tfjs-node absent), or null. */
+  backendFallbackReason: string | null;
+  /** The portable wasm path's mask training in the same run (null when wasm is the backend measured above). */
+  wasmMaskImgPerSec: number | null;
+  /** maskImgPerSec / wasmMaskImgPerSec. */
+  speedupVsWasm: number | null;
   torchMaskImgPerSec: number | null;
   torchThreads: number | null;
   torchBlas: string | null;
@@ -101,6 +107,24 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   ft.dispose();
   backbone.dispose();
 
+  // The portable path, measured in the same run for comparison (fewer steps: it is slower).
+  let wasmMaskImgPerSec: number | null = null;
+  if (info.name !== 'wasm') {
+    try {
+      await initBackend('wasm');
+      const bb = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
+      const m = new PiggybackNet(bb, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'bench-wasm' });
+      wasmMaskImgPerSec = timeTraining(m, Math.max(2, Math.round(steps / 3)), 1).imgPerSec;
+      opts.log(`mask training on wasm (portable path): ${wasmMaskImgPerSec.toFixed(1)} img/s`);
+      m.dispose();
+      bb.dispose();
+    } catch (e) {
+      opts.log(`wasm comparison skipped: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      await initBackend(info.name);
+    }
+  }
+
   const torch = torchPeer(steps);
   opts.log(torch.imgPerSec ? `PyTorch mask training: ${torch.imgPerSec.toFixed(1)} img/s (${torch.threads} threads)` : `PyTorch: skipped (${torch.note})`);
   const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
@@ -114,6 +138,9 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
     finetuneImgPerSec: ftRun.imgPerSec,
     maskVsFinetune: maskRun.imgPerSec / ftRun.imgPerSec,
     evalImgPerSec,
+    backendFallbackReason: info.fallbackReason ?? null,
+    wasmMaskImgPerSec,
+    speedupVsWasm: wasmMaskImgPerSec ? maskRun.imgPerSec / wasmMaskImgPerSec : null,
     torchMaskImgPerSec: torch.imgPerSec,
     torchThreads: torch.threads,
     torchBlas: torch.blas,
@@ -132,6 +159,7 @@ export function formatBench(r: BenchResult): string {
     `mask training (batch ${r.batchSize})    ${f(r.maskImgPerSec)} img/s`,
     `full fine-tuning            ${f(r.finetuneImgPerSec)} img/s  (mask/fine-tune ${f(r.maskVsFinetune, 2)})`,
     `inference                   ${f(r.evalImgPerSec)} img/s`,
+    ...(r.wasmMaskImgPerSec === null ? [] : [`wasm (portable) mask train ${f(r.wasmMaskImgPerSec)} img/s  (speed-up ${f(r.speedupVsWasm, 2)}x)`]),
     `PyTorch mask training       ${r.torchMaskImgPerSec === null ? `- (${r.torchNote})` : `${f(r.torchMaskImgPerSec)} img/s, ${r.torchThreads} threads`}`,
     `ours / PyTorch              ${f(r.ratioVsTorch, 2)}`,
     `overlap, 10 x 25.5M masks   ${f(r.overlapMs)} ms`,

@@ -4,13 +4,17 @@
  *  - 'tensorflow': @tensorflow/tfjs-node (native libtensorflow). Optional dependency: absent on
  *    machines where its install could not download libtensorflow, or present but unable to load
  *    its native library. Fastest when it works.
+ *  - 'native': the pure-JS cpu backend with its hot kernels (convolutions, matmuls, pooling, batch
+ *    norm, common element-wise ops) in our own N-API addon (native/, oneDNN, every core). Present
+ *    only where `npm run build:native` could compile it (C++ compiler + libdnnl-dev); see
+ *    ./native/nativeBackend.
  *  - 'wasm': @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD; 1 thread under Node). Its missing
  *    conv gradient kernels are supplied by ./kernels/wasmConvGrads, and its slow transposed
  *    matmuls (dense layers' backward) are routed through explicit transposes (./kernels/wasmMatMul),
  *    and its slow MaxPoolGrad is replaced (./kernels/wasmMaxPoolGrad).
  *  - 'cpu': pure JS, ~20x slower than wasm: last resort.
  *
- * 'auto' tries them in that order and records why a faster one was skipped.
+ * 'auto' tries them in that order (tensorflow, native, wasm, cpu) and records why a faster one was skipped.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,8 +24,11 @@ import { PiggybackError } from './errors';
 import { registerWasmConvGradKernels } from './kernels/wasmConvGrads';
 import { registerWasmMatMulFix } from './kernels/wasmMatMul';
 import { registerWasmMaxPoolGrad } from './kernels/wasmMaxPoolGrad';
+import * as os from 'node:os';
+import { loadNativeAddon } from './native/addon';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/nativeBackend';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
 
 export interface BackendInfo {
@@ -35,8 +42,10 @@ export interface BackendInfo {
 export interface BackendOptions {
   /** Folder holding the tfjs-backend-wasm*.wasm files (default: see resolveWasmDir). */
   wasmDir?: string;
-  /** wasm threads (tfjs forces 1 under Node; honoured where threads work). */
+  /** wasm threads (tfjs forces 1 under Node; honoured where threads work); native: OpenMP threads. */
   threads?: number;
+  /** Path of the native addon (default: native/build/Release/piggyback_native.node in the package). */
+  nativeAddon?: string;
 }
 
 const TFJS_NODE = '@tensorflow/tfjs-node';
@@ -87,6 +96,51 @@ async function tryTensorflow(): Promise<BackendInfo> {
   await tf.ready();
   const v = mod.version?.['tfjs-node'];
   return { name: 'tensorflow', detail: `tensorflow (tfjs-node${v ? ' ' + v : ''}, native)` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// native (our N-API addon over the cpu backend)
+
+/**
+ * OpenMP threads for the native kernels. A fixed count by default (every core): reductions then
+ * run in the same order every time, so the same seed gives the same mask. Adaptive (per conv
+ * shape, 1 or all, whichever measures faster: better on a busy machine, not reproducible) only
+ * when PIGGYBACK_NATIVE_THREADS=adaptive; a number there fixes the count.
+ */
+function nativeThreads(opts: BackendOptions): number {
+  if (opts.threads && opts.threads > 0) return opts.threads;
+  const env = process.env.PIGGYBACK_NATIVE_THREADS;
+  if (env === 'adaptive') return 0;
+  const n = Number(env);
+  return Number.isInteger(n) && n > 0 ? n : os.cpus().length;
+}
+
+async function tryNative(opts: BackendOptions): Promise<BackendInfo> {
+  let addon;
+  try {
+    addon = loadNativeAddon(opts.nativeAddon);
+  } catch (e) {
+    throw new Unavailable(why(e));
+  }
+  try {
+    registerNativeBackend(addon);
+    addon.setThreads(nativeThreads(opts));
+  } catch (e) {
+    throw new Unavailable(`native backend failed to register: ${why(e)}`);
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend(NATIVE_BACKEND);
+  } catch (e) {
+    throw new Unavailable(`native backend failed to initialise: ${why(e)}`);
+  }
+  if (!ok) throw new Unavailable('native backend failed to initialise');
+  await tf.ready();
+  const { threads, adaptive, onednn } = addon.info();
+  return {
+    name: 'native',
+    detail: `native (oneDNN ${onednn}, ${adaptive ? 'up to ' : ''}${threads} thread${threads === 1 ? '' : 's'})`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,13 +224,14 @@ async function tryCpu(): Promise<BackendInfo> {
 
 const HINTS: Record<BackendName, string> = {
   tensorflow: `run \`npm install ${TFJS_NODE}\`, which downloads libtensorflow and so needs network access; or choose backend 'wasm'`,
+  native: "build the addon with `npm run build:native` (needs a C++ compiler and oneDNN: apt-get install g++ libdnnl-dev); or choose backend 'wasm'",
   wasm: "check that the tfjs-backend-wasm .wasm files are shipped next to the bundle in wasm/ or pass wasmDir; or choose backend 'cpu'",
   cpu: 'this is a bug: the cpu backend ships with @tensorflow/tfjs',
 };
 
 async function init(pref: BackendPreference, opts: BackendOptions): Promise<BackendInfo> {
   const attempt = (name: BackendName): Promise<BackendInfo> =>
-    name === 'tensorflow' ? tryTensorflow() : name === 'wasm' ? tryWasm(opts) : tryCpu();
+    name === 'tensorflow' ? tryTensorflow() : name === 'native' ? tryNative(opts) : name === 'wasm' ? tryWasm(opts) : tryCpu();
 
   if (pref !== 'auto') {
     try {
@@ -187,7 +242,7 @@ async function init(pref: BackendPreference, opts: BackendOptions): Promise<Back
     }
   }
   const skipped: string[] = [];
-  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
+  for (const name of ['tensorflow', 'native', 'wasm', 'cpu'] as const) {
     try {
       const info = await attempt(name);
       if (skipped.length) info.fallbackReason = skipped.join('; ');

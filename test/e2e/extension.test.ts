@@ -194,8 +194,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
   }));
 
   it('trains a mask through the palette and quick picks, with live curves', withShot('trains-a-mask-through-the-pale', async () => {
-    await wb.runCommand('Piggyback: Train Mask');
-    await wb.pick('New project on the embedded reference CNN');
+    await wb.runCommandAndPick('Piggyback: Train Mask', 'New project on the embedded reference CNN');
     await wb.typeAndAccept('mask-project', 'project folder');
     await wb.waitQuickTitle('dataset for the new task', 120_000);
     await wb.pick(DATASET, { type: DATASET });
@@ -371,8 +370,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await wb.clearNotifications();
     const before = snapshot(projectDir);
     const entriesBefore = fs.readdirSync(ws).sort();
-    await wb.runCommand('Piggyback: Create Mask Project');
-    await wb.pick('Browse for a model.json');
+    await wb.runCommandAndPick('Piggyback: Create Mask Project', 'Browse for a model.json');
     await wb.fileDialog(path.join(ws, 'bad-model', 'model.json'), 'Use as backbone');
     await wb.typeAndAccept('second-project', 'project folder');
     const text = await wb.waitNotification(/Create Mask Project failed/, 120_000);

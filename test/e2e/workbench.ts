@@ -73,6 +73,23 @@ export class Workbench {
     await row.click();
   }
 
+  /**
+   * Runs a palette command and picks from the quick pick it opens. On a loaded machine the
+   * palette can swallow the command (the row goes hidden); then it retries, at most 3 times.
+   */
+  async runCommandAndPick(title: string, text: string | RegExp): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        await this.pick(text, { timeout: 20_000 });
+        return;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        await this.page.keyboard.press('Escape');
+      }
+    }
+  }
+
   /** Quick input title currently shown (waits for it). */
   async waitQuickTitle(text: string | RegExp, timeout = 60_000): Promise<void> {
     await this.page.locator('.quick-input-widget .quick-input-title', { hasText: text }).first().waitFor({ timeout });

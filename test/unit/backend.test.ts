@@ -6,6 +6,16 @@ import * as path from 'path';
 import { tf } from '../../src/core/tf';
 import { initBackend, activeBackend, describeBackend, resolveWasmDir } from '../../src/core/backend';
 import { PiggybackError } from '../../src/core/errors';
+import { loadNativeAddon } from '../../src/core/native/addon';
+
+function nativeBuilt(): boolean {
+  try {
+    loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function tfjsNodeInstalled(): boolean {
   try {
@@ -41,11 +51,17 @@ test('the default wasm folder is tfjs-backend-wasm/dist when no wasm/ folder shi
 });
 
 test("'auto' picks the fastest available backend and says why it fell back", async () => {
-  const info = await initBackend('auto');
+  const first = await initBackend('auto');
   if (tfjsNodeInstalled()) {
-    assert.equal(info.name, 'tensorflow');
+    assert.equal(first.name, 'tensorflow');
     return;
   }
+  if (nativeBuilt()) {
+    assert.equal(first.name, 'native');
+    assert.match(first.fallbackReason ?? '', /tfjs-node/);
+  }
+  // Without the native addon (hidden here by a path where it is not), 'auto' falls back to wasm.
+  const info = await initBackend('auto', { nativeAddon: path.join(os.tmpdir(), 'pme-no-native-addon', 'piggyback_native.node') });
   assert.equal(info.name, 'wasm');
   assert.match(info.detail, /^wasm \((SIMD|no SIMD), \d+ threads?\)$/);
   assert.ok(info.fallbackReason);

@@ -1,0 +1,737 @@
+// Native kernels for the 'native' TF.js backend (src/core/native/). Tensors stay JS
+// Float32Arrays owned by the tfjs cpu backend; every function here reads its inputs and writes
+// into a caller-allocated output array (zero-copy). Convolutions and GEMM run in oneDNN
+// (JIT for the CPU's ISA; threads chosen per shape, see pickThreads); the hot element-wise
+// kernels are plain loops on the calling thread. PIGGYBACK_NATIVE_BLOCKED=1 lets oneDNN pick blocked
+// activation layouts (with reorders) instead of NHWC: a tuning experiment, not faster here.
+#include <node_api.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace dnnl;
+
+namespace {
+
+// ------------------------------------------------------------------------------------------
+// N-API helpers
+
+struct Err {
+  std::string msg;
+};
+
+#define NAPI_OK(call)                                   \
+  do {                                                  \
+    if ((call) != napi_ok) throw Err{"N-API call failed: " #call}; \
+  } while (0)
+
+struct F32 {
+  float* p;
+  size_t n;
+};
+
+F32 f32(napi_env env, napi_value v) {
+  bool is;
+  NAPI_OK(napi_is_typedarray(env, v, &is));
+  if (!is) throw Err{"expected a Float32Array"};
+  napi_typedarray_type t;
+  size_t len;
+  void* data;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off));
+  if (t != napi_float32_array) throw Err{"expected a Float32Array"};
+  return {static_cast<float*>(data), len};
+}
+
+std::vector<int64_t> ints(napi_env env, napi_value v) {
+  bool is;
+  NAPI_OK(napi_is_typedarray(env, v, &is));
+  if (!is) throw Err{"expected an Int32Array"};
+  napi_typedarray_type t;
+  size_t len;
+  void* data;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off));
+  if (t != napi_int32_array) throw Err{"expected an Int32Array"};
+  const int32_t* d = static_cast<const int32_t*>(data);
+  return std::vector<int64_t>(d, d + len);
+}
+
+double num(napi_env env, napi_value v) {
+  double d;
+  NAPI_OK(napi_get_value_double(env, v, &d));
+  return d;
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t want) {
+  std::vector<napi_value> a(want);
+  size_t n = want;
+  NAPI_OK(napi_get_cb_info(env, info, &n, a.data(), nullptr, nullptr));
+  if (n < want) throw Err{"too few arguments"};
+  return a;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    f();
+  } catch (const Err& e) {
+    napi_throw_error(env, "PIGGYBACK_NATIVE", e.msg.c_str());
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, "PIGGYBACK_NATIVE", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "PIGGYBACK_NATIVE", e.what());
+  }
+  return nullptr;
+}
+
+void need(const F32& a, size_t n, const char* what) {
+  if (a.n < n) throw Err{std::string("array too small: ") + what};
+}
+
+// ------------------------------------------------------------------------------------------
+// oneDNN state
+
+engine& eng() {
+  static engine e(engine::kind::cpu, 0);
+  return e;
+}
+stream& strm() {
+  static stream s(eng());
+  return s;
+}
+
+// A cached convolution: the primitive plus reorders between the user's plain weight layout
+// (TF's HWIO / depthwise HWCM) and whatever blocked layout the primitive chose.
+struct ConvEntry {
+  primitive prim;
+  memory::desc src, wei, dst;  // as the primitive wants them
+  memory::desc userWei, userSrc, userDst;
+  bool reorderWei = false, reorderAct = false;
+  reorder weiReorder;  // user -> prim (fwd, bwd-data) or prim -> user (bwd-weights)
+  std::string impl;
+};
+
+std::mutex cacheMu;
+std::unordered_map<std::string, std::unique_ptr<ConvEntry>> convCache;
+
+// dims: N,H,W,C, KH,KW,O, OH,OW, sh,sw, dh,dw, pt,pl,pb,pr, groups
+struct ConvDims {
+  int64_t N, H, W, C, KH, KW, O, OH, OW, sh, sw, dh, dw, pt, pl, pb, pr, G;
+};
+
+ConvDims convDims(const std::vector<int64_t>& d) {
+  if (d.size() < 18) throw Err{"conv: need 18 dims"};
+  ConvDims c{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15], d[16], d[17]};
+  if (c.G < 1 || c.C % c.G || c.O % c.G) throw Err{"conv: bad groups"};
+  return c;
+}
+
+ConvEntry* getConv(int mode, const ConvDims& c, int threads) {
+  std::string key = std::to_string(mode) + "/" + std::to_string(threads);
+  for (int64_t v : {c.N, c.H, c.W, c.C, c.KH, c.KW, c.O, c.OH, c.OW, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl, c.pb, c.pr, c.G})
+    key += "," + std::to_string(v);
+  std::lock_guard<std::mutex> lock(cacheMu);
+  auto it = convCache.find(key);
+  if (it != convCache.end()) return it->second.get();
+
+  using tag = memory::format_tag;
+  using dt = memory::data_type;
+  memory::dims srcD{c.N, c.C, c.H, c.W}, dstD{c.N, c.O, c.OH, c.OW};
+  memory::dims weiD = c.G == 1 ? memory::dims{c.O, c.C, c.KH, c.KW}
+                               : memory::dims{c.G, c.O / c.G, c.C / c.G, c.KH, c.KW};
+  memory::dims strides{c.sh, c.sw}, dil{c.dh - 1, c.dw - 1}, padL{c.pt, c.pl}, padR{c.pb, c.pr};
+  static const bool blocked = getenv("PIGGYBACK_NATIVE_BLOCKED") != nullptr;
+  memory::desc userSrc(srcD, dt::f32, tag::nhwc), userDst(dstD, dt::f32, tag::nhwc);
+  memory::desc srcMd = blocked ? memory::desc(srcD, dt::f32, tag::any) : userSrc;
+  memory::desc dstMd = blocked ? memory::desc(dstD, dt::f32, tag::any) : userDst;
+  memory::desc userWei(weiD, dt::f32, c.G == 1 ? tag::hwio : tag::hwigo);
+  memory::desc anyWei(weiD, dt::f32, tag::any);
+
+  auto e = std::make_unique<ConvEntry>();
+  e->userWei = userWei;
+  e->userSrc = userSrc;
+  e->userDst = userDst;
+  convolution_forward::desc fwdDesc(prop_kind::forward_training, algorithm::convolution_direct, srcMd, anyWei, dstMd,
+                                    strides, dil, padL, padR);
+  convolution_forward::primitive_desc fwdPd(fwdDesc, eng());
+  if (mode == 0) {
+    e->prim = convolution_forward(fwdPd);
+    e->src = fwdPd.src_desc();
+    e->wei = fwdPd.weights_desc();
+    e->dst = fwdPd.dst_desc();
+    e->impl = fwdPd.impl_info_str();
+  } else if (mode == 1) {
+    convolution_backward_data::desc bd(algorithm::convolution_direct, srcMd, anyWei, dstMd, strides, dil, padL, padR);
+    convolution_backward_data::primitive_desc pd(bd, eng(), fwdPd);
+    e->prim = convolution_backward_data(pd);
+    e->src = pd.diff_src_desc();
+    e->wei = pd.weights_desc();
+    e->dst = pd.diff_dst_desc();
+    e->impl = pd.impl_info_str();
+  } else {
+    convolution_backward_weights::desc bd(algorithm::convolution_direct, srcMd, anyWei, dstMd, strides, dil, padL, padR);
+    convolution_backward_weights::primitive_desc pd(bd, eng(), fwdPd);
+    e->prim = convolution_backward_weights(pd);
+    e->src = pd.src_desc();
+    e->wei = pd.diff_weights_desc();
+    e->dst = pd.diff_dst_desc();
+    e->impl = pd.impl_info_str();
+  }
+  e->reorderAct = e->src != userSrc || e->dst != userDst;
+  e->reorderWei = e->wei != userWei;
+  if (e->reorderWei) {
+    memory a(mode == 2 ? e->wei : userWei, eng(), DNNL_MEMORY_NONE);
+    memory b(mode == 2 ? userWei : e->wei, eng(), DNNL_MEMORY_NONE);
+    e->weiReorder = reorder(a, b);
+  }
+  ConvEntry* raw = e.get();
+  convCache.emplace(key, std::move(e));
+  return raw;
+}
+
+// ------------------------------------------------------------------------------------------
+// Threads for the convolutions. With the cores free, all of them are fastest; on a busy machine
+// (other processes competing for the cores) OpenMP's barriers wait for descheduled threads and one
+// thread is faster (measured: 2x). maxThreads() = 1 or a fixed count from setThreads: always that
+// many. Otherwise ("adaptive") each convolution shape times both choices and keeps the faster,
+// re-trying the other every few calls. Results are identical either way except for the summation
+// order of weight gradients (float rounding).
+int fixedThreads = 0;  // 0: adaptive between 1 and omp_get_max_threads()
+
+struct ThreadChoice {
+  double ema[2] = {0, 0};
+  int seen[2] = {0, 0};
+  int64_t calls = 0;
+};
+std::unordered_map<std::string, ThreadChoice> choices;
+
+int allThreads() {
+  static int n = omp_get_max_threads();
+  return n;
+}
+
+int pickThreads(const std::string& key, int& slot) {
+  if (fixedThreads > 0) return slot = -1, fixedThreads;
+  int all = allThreads();
+  if (all <= 1) return slot = -1, 1;
+  ThreadChoice& t = choices[key];
+  int64_t k = t.calls++;
+  if (t.seen[0] < 2 || t.seen[1] < 2) slot = static_cast<int>(k % 2);
+  else if (k % 16 == 0) slot = t.ema[0] < t.ema[1] ? 1 : 0;  // re-try the slower one
+  else slot = t.ema[0] <= t.ema[1] ? 0 : 1;
+  return slot == 0 ? 1 : all;
+}
+
+void recordThreads(const std::string& key, int slot, double seconds) {
+  if (slot < 0) return;
+  ThreadChoice& t = choices[key];
+  t.ema[slot] = t.seen[slot]++ == 0 ? seconds : 0.7 * t.ema[slot] + 0.3 * seconds;
+}
+
+// conv(mode, a, b, out, dims): mode 0: y = conv(x=a, w=b); 1: dx = bwdData(dy=a, w=b);
+// 2: dw = bwdWeights(x=a, dy=b).
+napi_value Conv(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    int mode = static_cast<int>(num(env, a[0]));
+    F32 A = f32(env, a[1]), B = f32(env, a[2]), Out = f32(env, a[3]);
+    ConvDims c = convDims(ints(env, a[4]));
+    size_t xs = c.N * c.H * c.W * c.C, ys = c.N * c.OH * c.OW * c.O, ws = c.KH * c.KW * (c.C / c.G) * c.O;
+    std::string shapeKey = std::to_string(mode) + ":" + std::to_string(c.N) + "," + std::to_string(c.H) + "," +
+                           std::to_string(c.W) + "," + std::to_string(c.C) + "," + std::to_string(c.O) + "," +
+                           std::to_string(c.KH) + "," + std::to_string(c.sh) + "," + std::to_string(c.G);
+    int slot;
+    int threads = pickThreads(shapeKey, slot);
+    omp_set_num_threads(threads);
+    auto t0 = std::chrono::steady_clock::now();
+    ConvEntry* e = getConv(mode, c, threads);
+    float* xp;
+    float* wp;
+    float* yp;
+    if (mode == 0) {
+      need(A, xs, "x"), need(B, ws, "w"), need(Out, ys, "y");
+      xp = A.p, wp = B.p, yp = Out.p;
+    } else if (mode == 1) {
+      need(A, ys, "dy"), need(B, ws, "w"), need(Out, xs, "dx");
+      yp = A.p, wp = B.p, xp = Out.p;
+    } else {
+      need(A, xs, "x"), need(B, ys, "dy"), need(Out, ws, "dw");
+      xp = A.p, yp = B.p, wp = Out.p;
+    }
+    memory usrc(e->userSrc, eng(), xp), udst(e->userDst, eng(), yp);
+    memory src = e->src == e->userSrc ? usrc : memory(e->src, eng());
+    memory dst = e->dst == e->userDst ? udst : memory(e->dst, eng());
+    bool rs = e->src != e->userSrc, rd = e->dst != e->userDst;
+    if (rs && mode != 1) reorder(usrc, src).execute(strm(), usrc, src);
+    if (rd && mode != 0) reorder(udst, dst).execute(strm(), udst, dst);
+    memory userW(e->userWei, eng(), wp);
+    memory primW = e->reorderWei ? memory(e->wei, eng()) : userW;
+    if (e->reorderWei && mode != 2) e->weiReorder.execute(strm(), userW, primW);
+    if (mode == 0) {
+      e->prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, primW}, {DNNL_ARG_DST, dst}});
+    } else if (mode == 1) {
+      e->prim.execute(strm(), {{DNNL_ARG_DIFF_SRC, src}, {DNNL_ARG_WEIGHTS, primW}, {DNNL_ARG_DIFF_DST, dst}});
+    } else {
+      e->prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_WEIGHTS, primW}, {DNNL_ARG_DIFF_DST, dst}});
+      if (e->reorderWei) e->weiReorder.execute(strm(), primW, userW);
+    }
+    if (rs && mode == 1) reorder(src, usrc).execute(strm(), src, usrc);
+    if (rd && mode == 0) reorder(dst, udst).execute(strm(), dst, udst);
+    strm().wait();
+    recordThreads(shapeKey, slot, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    omp_set_num_threads(allThreads());
+  });
+}
+
+// convImpl(mode, dims) -> the oneDNN implementation name (for tests and the bench).
+napi_value ConvImpl(napi_env env, napi_callback_info info) {
+  napi_value out = nullptr;
+  guarded(env, [&] {
+    auto a = args(env, info, 2);
+    ConvEntry* e = getConv(static_cast<int>(num(env, a[0])), convDims(ints(env, a[1])), fixedThreads > 0 ? fixedThreads : allThreads());
+    NAPI_OK(napi_create_string_utf8(env, e->impl.c_str(), e->impl.size(), &out));
+  });
+  return out;
+}
+
+// gemm(a, b, c, [batchA, batchB, M, N, K, transA, transB]): C[b] = op(A[b]) * op(B[b]), row-major;
+// batchA/batchB are 1 (broadcast) or the batch count.
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 A = f32(env, a[0]), B = f32(env, a[1]), C = f32(env, a[2]);
+    auto d = ints(env, a[3]);
+    if (d.size() < 7) throw Err{"gemm: need 7 dims"};
+    int64_t ba = d[0], bb = d[1], M = d[2], N = d[3], K = d[4];
+    bool ta = d[5] != 0, tb = d[6] != 0;
+    int64_t batch = std::max(ba, bb);
+    need(A, ba * M * K, "a"), need(B, bb * K * N, "b"), need(C, batch * M * N, "c");
+    for (int64_t i = 0; i < batch; i++) {
+      const float* ap = A.p + (ba == 1 ? 0 : i) * M * K;
+      const float* bp = B.p + (bb == 1 ? 0 : i) * K * N;
+      float* cp = C.p + i * M * N;
+      if (K == 0) {
+        std::memset(cp, 0, sizeof(float) * M * N);
+        continue;
+      }
+      dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, ap, ta ? M : K, bp, tb ? K : N, 0.0f, cp, N);
+      if (st != dnnl_success) throw Err{"dnnl_sgemm failed"};
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// element-wise
+
+// Element-wise loops run on the calling thread: they are memory-bound, and OpenMP barriers stall
+// whenever the machine is busy (measured: slower than one thread at load 4+ on 2 cores).
+
+// binary(op, a, b, out): out[i] = a[i % aLen] op b[i % bLen], where each operand either has the
+// output's length, or is a suffix-broadcast vector (its length divides the output's and it repeats
+// along the leading axes), or a scalar. op: 0 add, 1 sub, 2 mul, 3 div. out may be a (in place).
+template <typename F>
+void binLoop(const float* ap, const float* bp, float* op, int64_t na, int64_t nb, int64_t n, F f) {
+  if (na == n && nb == n) {
+    if (op == ap || op == bp) {
+      for (int64_t i = 0; i < n; i++) op[i] = f(ap[i], bp[i]);
+    } else {
+      const float* __restrict a = ap;
+      const float* __restrict b = bp;
+      float* __restrict o = op;
+      for (int64_t i = 0; i < n; i++) o[i] = f(a[i], b[i]);
+    }
+  } else if (na == n || nb == n) {
+    // One full operand, one short vector (or scalar) repeated: copy the vector first so the
+    // compiler needs no alias checks.
+    bool aFull = na == n;
+    int64_t m = aFull ? nb : na;
+    std::vector<float> v(aFull ? bp : ap, (aFull ? bp : ap) + m);
+    const float* __restrict vec = v.data();
+    const float* full = aFull ? ap : bp;
+    int64_t rows = n / m;
+    if (m == 1) {
+      const float s = vec[0];
+      if (aFull) for (int64_t i = 0; i < n; i++) op[i] = f(full[i], s);
+      else for (int64_t i = 0; i < n; i++) op[i] = f(s, full[i]);
+    } else if (aFull) {
+      for (int64_t r = 0; r < rows; r++) {
+        const float* x = full + r * m;
+        float* o = op + r * m;
+        for (int64_t j = 0; j < m; j++) o[j] = f(x[j], vec[j]);
+      }
+    } else {
+      for (int64_t r = 0; r < rows; r++) {
+        const float* x = full + r * m;
+        float* o = op + r * m;
+        for (int64_t j = 0; j < m; j++) o[j] = f(vec[j], x[j]);
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) op[i] = f(ap[i % na], bp[i % nb]);
+  }
+}
+
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    int op = static_cast<int>(num(env, a[0]));
+    F32 A = f32(env, a[1]), B = f32(env, a[2]), O = f32(env, a[3]);
+    int64_t na = A.n, nb = B.n, n = O.n;
+    if (na == 0 || nb == 0 || n % na || n % nb) throw Err{"binary: bad broadcast"};
+    switch (op) {
+      case 0: binLoop(A.p, B.p, O.p, na, nb, n, [](float x, float y) { return x + y; }); break;
+      case 1: binLoop(A.p, B.p, O.p, na, nb, n, [](float x, float y) { return x - y; }); break;
+      case 2: binLoop(A.p, B.p, O.p, na, nb, n, [](float x, float y) { return x * y; }); break;
+      case 3: binLoop(A.p, B.p, O.p, na, nb, n, [](float x, float y) { return x / y; }); break;
+      default: throw Err{"binary: bad op"};
+    }
+  });
+}
+
+// unary(op, x, out): 0 relu, 1 step (x > 0 ? 1 : 0; NaN -> NaN), 2 relu6, 3 copy, 4 sqrt, 5 square
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    int op = static_cast<int>(num(env, a[0]));
+    F32 X = f32(env, a[1]), O = f32(env, a[2]);
+    need(O, X.n, "out");
+    int64_t n = X.n;
+    const float* x = X.p;
+    float* o = O.p;
+    switch (op) {
+      case 0:
+        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0.0f);  // Math.max(0, x)
+        break;
+      case 1:
+        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? 1.0f : 0.0f);
+        break;
+      case 2:
+        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? (x[i] < 6 ? x[i] : 6.0f) : 0.0f);
+        break;
+      case 3:
+        std::memcpy(o, x, n * sizeof(float));
+        break;
+      case 4:
+        for (int64_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]);
+        break;
+      case 5:
+        for (int64_t i = 0; i < n; i++) o[i] = x[i] * x[i];
+        break;
+      default:
+        throw Err{"unary: bad op"};
+    }
+  });
+}
+
+// reluGrad(dy, x, out): out = x > 0 ? dy : 0  (NaN in x propagates as tfjs' mul(dy, step(x)))
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    F32 D = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
+    int64_t n = O.n;
+    need(D, n, "dy"), need(X, n, "x");
+    for (int64_t i = 0; i < n; i++)
+      O.p[i] = std::isnan(X.p[i]) ? X.p[i] * D.p[i] : (X.p[i] > 0 ? D.p[i] : 0.0f * D.p[i]);
+  });
+}
+
+// batchNorm(x, mean, var, offset|null, scale|null, out, eps): channel-last, every parameter has
+// length 1 or C (= its own length); C is the largest parameter length.
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    F32 X = f32(env, a[0]), M = f32(env, a[1]), V = f32(env, a[2]);
+    napi_valuetype t3, t4;
+    NAPI_OK(napi_typeof(env, a[3], &t3));
+    NAPI_OK(napi_typeof(env, a[4], &t4));
+    F32 Off = t3 == napi_object ? f32(env, a[3]) : F32{nullptr, 0};
+    F32 Sc = t4 == napi_object ? f32(env, a[4]) : F32{nullptr, 0};
+    F32 O = f32(env, a[5]);
+    double eps = num(env, a[6]);
+    int64_t C = std::max<int64_t>({(int64_t)M.n, (int64_t)V.n, (int64_t)Off.n, (int64_t)Sc.n, 1});
+    int64_t n = X.n;
+    if (n % C) throw Err{"batchNorm: channels"};
+    need(O, n, "out");
+    // The cpu backend computes off + (x - mean) * scale / sqrt(var + eps) in double precision and
+    // rounds once; do the same (with the per-channel factor precomputed) so results agree.
+    std::vector<double> mul(C), mean(C), off(C);
+    for (int64_t c = 0; c < C; c++) {
+      double s = Sc.p ? Sc.p[Sc.n == 1 ? 0 : c] : 1.0;
+      mean[c] = M.p[M.n == 1 ? 0 : c];
+      off[c] = Off.p ? Off.p[Off.n == 1 ? 0 : c] : 0.0;
+      mul[c] = s / std::sqrt(static_cast<double>(V.p[V.n == 1 ? 0 : c]) + eps);
+    }
+    int64_t rows = n / C;
+    const float* x = X.p;
+    float* o = O.p;
+    const double* mu = mul.data();
+    const double* me = mean.data();
+    const double* of = off.data();
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+  });
+}
+
+// pool dims: N,H,W,C, KH,KW, OH,OW, sh,sw, dh,dw, pt,pl
+// maxPool(x, out, dims)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    if (d.size() < 14) throw Err{"maxPool: need 14 dims"};
+    int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
+            dh = d[10], dw = d[11], pt = d[12], pl = d[13];
+    need(X, N * H * W * C, "x"), need(O, N * OH * OW * C, "y");
+    const float* x = X.p;
+    float* y = O.p;
+    for (int64_t b = 0; b < N; b++)
+      for (int64_t i = 0; i < OH; i++) {
+        for (int64_t j = 0; j < OW; j++) {
+          float* __restrict yo = y + ((b * OH + i) * OW + j) * C;
+          for (int64_t c = 0; c < C; c++) yo[c] = -INFINITY;
+          for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t h = i * sh - pt + kh * dh;
+            if (h < 0 || h >= H) continue;
+            for (int64_t kw = 0; kw < KW; kw++) {
+              int64_t w = j * sw - pl + kw * dw;
+              if (w < 0 || w >= W) continue;
+              const float* __restrict xi = x + ((b * H + h) * W + w) * C;
+              for (int64_t c = 0; c < C; c++) yo[c] = xi[c] > yo[c] ? xi[c] : yo[c];  // NaN never wins, as in tfjs
+            }
+          }
+        }
+      }
+  });
+}
+
+// maxPoolGrad(dy, x, out, dims): each dy goes to the first strictly largest input of its window
+// (row-major window order; NaN never wins), the rule of the cpu backend's maxPoolPositions.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 DY = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
+    auto d = ints(env, a[3]);
+    if (d.size() < 14) throw Err{"maxPoolGrad: need 14 dims"};
+    int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
+            dh = d[10], dw = d[11], pt = d[12], pl = d[13];
+    need(X, N * H * W * C, "x"), need(DY, N * OH * OW * C, "dy"), need(O, N * H * W * C, "dx");
+    const float* __restrict x = X.p;
+    const float* __restrict dy = DY.p;
+    float* __restrict dx = O.p;
+    std::memset(dx, 0, sizeof(float) * N * H * W * C);
+    std::vector<int32_t> best(C);
+    std::vector<float> bv(C);
+    int32_t* __restrict bi = best.data();
+    float* __restrict bm = bv.data();
+    for (int64_t b = 0; b < N; b++)
+      for (int64_t i = 0; i < OH; i++)
+        for (int64_t j = 0; j < OW; j++) {
+          for (int64_t c = 0; c < C; c++) bi[c] = -1, bm[c] = -INFINITY;
+          for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t h = i * sh - pt + kh * dh;
+            if (h < 0 || h >= H) continue;
+            for (int64_t kw = 0; kw < KW; kw++) {
+              int64_t w = j * sw - pl + kw * dw;
+              if (w < 0 || w >= W) continue;
+              int32_t pos = static_cast<int32_t>((h * W + w) * C);
+              const float* xi = x + (b * H * W * C) + pos;
+              for (int64_t c = 0; c < C; c++) {
+                bool gt = xi[c] > bm[c];
+                bm[c] = gt ? xi[c] : bm[c];
+                bi[c] = gt ? pos + static_cast<int32_t>(c) : bi[c];
+              }
+            }
+          }
+          const float* g = dy + ((b * OH + i) * OW + j) * C;
+          float* dxb = dx + b * H * W * C;
+          for (int64_t c = 0; c < C; c++)
+            if (bi[c] >= 0) dxb[bi[c]] += g[c];
+        }
+  });
+}
+
+// sumAxes(leading, x, out, [rows, cols], divisor): leading 1: out[c] = sum_r x[r, c] (reduction
+// over leading axes); leading 0: out[r] = sum_c x[r, c] (over trailing axes). Accumulates in
+// double like the cpu backend; divisor > 0 divides each element first (float32), as tfjs' Mean.
+napi_value SumAxes(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    int leading = static_cast<int>(num(env, a[0]));
+    F32 X = f32(env, a[1]), O = f32(env, a[2]);
+    auto d = ints(env, a[3]);
+    float div = static_cast<float>(num(env, a[4]));
+    if (d.size() < 2) throw Err{"sumAxes: dims"};
+    int64_t rows = d[0], cols = d[1];
+    need(X, rows * cols, "x");
+    const float* x = X.p;
+    float* o = O.p;
+    if (leading) {
+      need(O, cols, "out");
+      std::vector<double> acc(cols, 0.0);
+      double* p = acc.data();
+      if (div > 0) {
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t c = 0; c < cols; c++) p[c] += static_cast<float>(x[r * cols + c] / div);
+      } else {
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t c = 0; c < cols; c++) p[c] += x[r * cols + c];
+      }
+      for (int64_t c = 0; c < cols; c++) o[c] = static_cast<float>(p[c]);
+    } else {
+      need(O, rows, "out");
+      for (int64_t r = 0; r < rows; r++) {
+        double s = 0;
+        if (div > 0)
+          for (int64_t c = 0; c < cols; c++) s += static_cast<float>(x[r * cols + c] / div);
+        else
+          for (int64_t c = 0; c < cols; c++) s += x[r * cols + c];
+        o[r] = static_cast<float>(s);
+      }
+    }
+  });
+}
+
+// tile(x, out, [rank, xShape..., reps...])
+void tileRec(const float* x, float* o, const int64_t* xs, const int64_t* reps, const int64_t* xStride,
+             const int64_t* oStride, int rank, int d) {
+  if (d == rank - 1) {
+    int64_t n = xs[d];
+    for (int64_t r = 0; r < reps[d]; r++) {
+      if (n == 1) o[r] = x[0];
+      else std::memcpy(o + r * n, x, n * sizeof(float));
+    }
+    return;
+  }
+  for (int64_t j = 0; j < xs[d]; j++) tileRec(x + j * xStride[d], o + j * oStride[d], xs, reps, xStride, oStride, rank, d + 1);
+  // Copy the first block (already written) reps[d]-1 more times.
+  int64_t block = xs[d] * oStride[d];
+  for (int64_t r = 1; r < reps[d]; r++) std::memcpy(o + r * block, o, block * sizeof(float));
+}
+
+napi_value Tile(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    int rank = static_cast<int>(d[0]);
+    if (rank < 1 || static_cast<int>(d.size()) < 1 + 2 * rank) throw Err{"tile: dims"};
+    std::vector<int64_t> xs(d.begin() + 1, d.begin() + 1 + rank), reps(d.begin() + 1 + rank, d.begin() + 1 + 2 * rank);
+    std::vector<int64_t> xStride(rank), oStride(rank);
+    int64_t sx = 1, so = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+      xStride[i] = sx, oStride[i] = so;
+      sx *= xs[i], so *= xs[i] * reps[i];
+    }
+    need(X, sx, "x"), need(O, so, "out");
+    if (so == 0) return;
+    tileRec(X.p, O.p, xs.data(), reps.data(), xStride.data(), oStride.data(), rank, 0);
+  });
+}
+
+// toF32(src Uint8Array | Int32Array, out Float32Array): a float32 tensor whose values the cpu
+// backend keeps in another array type (a cast from bool shares the bool tensor's Uint8Array).
+napi_value ToF32(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 2);
+    napi_typedarray_type t;
+    size_t len;
+    void* data;
+    napi_value ab;
+    size_t off;
+    NAPI_OK(napi_get_typedarray_info(env, a[0], &t, &len, &data, &ab, &off));
+    F32 O = f32(env, a[1]);
+    need(O, len, "out");
+    if (t == napi_uint8_array) {
+      const uint8_t* p = static_cast<const uint8_t*>(data);
+      for (size_t i = 0; i < len; i++) O.p[i] = p[i];
+    } else if (t == napi_int32_array) {
+      const int32_t* p = static_cast<const int32_t*>(data);
+      for (size_t i = 0; i < len; i++) O.p[i] = static_cast<float>(p[i]);
+    } else {
+      throw Err{"toF32: unsupported array type"};
+    }
+  });
+}
+
+// compare(op, a, b, out Uint8Array): op 0 greater, 1 less, 2 greaterEqual, 3 lessEqual; a, b as
+// in binary (same length, suffix-broadcast vector or scalar).
+napi_value Compare(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    int op = static_cast<int>(num(env, a[0]));
+    F32 A = f32(env, a[1]), B = f32(env, a[2]);
+    napi_typedarray_type t;
+    size_t len;
+    void* data;
+    napi_value ab;
+    size_t off;
+    NAPI_OK(napi_get_typedarray_info(env, a[3], &t, &len, &data, &ab, &off));
+    if (t != napi_uint8_array) throw Err{"compare: expected a Uint8Array"};
+    uint8_t* o = static_cast<uint8_t*>(data);
+    int64_t na = A.n, nb = B.n, n = len;
+    if (na == 0 || nb == 0 || n % na || n % nb) throw Err{"compare: bad broadcast"};
+    for (int64_t i = 0; i < n; i++) {
+      float x = A.p[na == n ? i : i % na], y = B.p[nb == n ? i : i % nb];
+      o[i] = op == 0 ? x > y : op == 1 ? x < y : op == 2 ? x >= y : x <= y;
+    }
+  });
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value o = nullptr;
+  guarded(env, [&] {
+    NAPI_OK(napi_create_object(env, &o));
+    napi_value v;
+    NAPI_OK(napi_create_int32(env, fixedThreads > 0 ? fixedThreads : allThreads(), &v));
+    NAPI_OK(napi_set_named_property(env, o, "threads", v));
+    NAPI_OK(napi_get_boolean(env, fixedThreads == 0 && allThreads() > 1, &v));
+    NAPI_OK(napi_set_named_property(env, o, "adaptive", v));
+    const dnnl_version_t* ver = dnnl_version();
+    std::string s = std::to_string(ver->major) + "." + std::to_string(ver->minor) + "." + std::to_string(ver->patch);
+    NAPI_OK(napi_create_string_utf8(env, s.c_str(), s.size(), &v));
+    NAPI_OK(napi_set_named_property(env, o, "onednn", v));
+    eng();  // fail here, not later, if oneDNN cannot create a CPU engine
+  });
+  return o;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 1);
+    int n = static_cast<int>(num(env, a[0]));
+    fixedThreads = n > 0 ? n : 0;
+    omp_set_num_threads(n > 0 ? n : allThreads());
+  });
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  struct {
+    const char* name;
+    napi_callback fn;
+  } fns[] = {{"info", Info},       {"setThreads", SetThreads},   {"conv", Conv},
+             {"convImpl", ConvImpl}, {"gemm", Gemm},               {"binary", Binary},
+             {"unary", Unary},       {"reluGrad", ReluGrad},       {"batchNorm", BatchNorm},
+             {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32}};
+  for (auto& f : fns) {
+    napi_value v;
+    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;
+    if (napi_set_named_property(env, exports, f.name, v) != napi_ok) return nullptr;
+  }
+  return exports;
+}

@@ -1,0 +1,68 @@
+/**
+ * Loads the optional N-API addon built from native/ (oneDNN kernels for the 'native' backend).
+ * The addon is absent wherever it could not be built (no compiler, no libdnnl-dev, another OS):
+ * loadNativeAddon then throws an Error saying why, and the engine falls back to wasm.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../paths';
+
+/** What the compiled addon exports (native/src/piggyback_native.cc). */
+export interface NativeAddon {
+  info(): { threads: number; adaptive: boolean; onednn: string };
+  /** n > 0: always n threads for convolutions; 0: adaptive between 1 and all cores (default). */
+  setThreads(n: number): void;
+  /** mode 0: out = conv(a=x, b=w); 1: out = dx from (a=dy, b=w); 2: out = dW from (a=x, b=dy). */
+  conv(mode: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
+  convImpl(mode: 0 | 1 | 2, dims: Int32Array): string;
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array): void;
+  /** op: 0 add, 1 sub, 2 mul, 3 div; b (or a) may be a suffix-broadcast vector or a scalar. */
+  binary(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** op: 0 relu, 1 step (alpha 0), 2 relu6, 3 copy, 4 sqrt, 5 square. */
+  unary(op: 0 | 1 | 2 | 3 | 4 | 5, x: Float32Array, out: Float32Array): void;
+  reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
+  maxPool(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  maxPoolGrad(dy: Float32Array, x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** op: 0 greater, 1 less, 2 greaterEqual, 3 lessEqual; out gets 0/1. */
+  compare(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Uint8Array): void;
+  toF32(src: Uint8Array | Int32Array, out: Float32Array): void;
+  /** dims: [rank, ...xShape, ...reps]. */
+  tile(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** leading 1: out[c] = sum_r x[r,c]; 0: out[r] = sum_c x[r,c]; divisor > 0: sum of x/divisor (Mean). */
+  sumAxes(leading: 0 | 1, x: Float32Array, out: Float32Array, dims: Int32Array, divisor: number): void;
+}
+
+export const ADDON_FILE = 'piggyback_native.node';
+
+/** Where the addon is looked for: $PIGGYBACK_NATIVE_ADDON, else <package>/native/build/Release. */
+export function defaultAddonPath(): string {
+  return process.env.PIGGYBACK_NATIVE_ADDON || path.join(packageRoot(), 'native', 'build', 'Release', ADDON_FILE);
+}
+
+const loaded = new Map<string, NativeAddon>();
+
+/** Loads (once per path) and sanity-checks the addon; throws an Error with the reason if it cannot. */
+export function loadNativeAddon(addonPath = defaultAddonPath()): NativeAddon {
+  const p = path.resolve(addonPath);
+  const cached = loaded.get(p);
+  if (cached) return cached;
+  if (!fs.existsSync(p)) {
+    throw new Error(`the native addon is not built (no ${p}; run \`npm run build:native\`, which needs a C++ compiler and libdnnl-dev)`);
+  }
+  let mod: NativeAddon;
+  try {
+    // A computed path: bundlers leave this require alone.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    mod = require(p) as NativeAddon;
+  } catch (e) {
+    const m = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
+    throw new Error(`the native addon failed to load: ${m}`);
+  }
+  if (typeof mod?.conv !== 'function' || typeof mod.info !== 'function') {
+    throw new Error(`${p} is not the piggyback native addon (or is out of date: run \`npm run build:native\`)`);
+  }
+  mod.info();
+  loaded.set(p, mod);
+  return mod;
+}

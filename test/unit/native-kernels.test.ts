@@ -1,0 +1,276 @@
+/**
+ * The 'native' backend's kernels (src/core/native, native/src) against the cpu backend's reference
+ * kernels: values and gradients (tf.grads) over many shapes, strides, paddings and broadcasts.
+ * Skipped where the addon is not built (the portable path is tested everywhere else).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/core/tf';
+import { initBackend } from '../../src/core/backend';
+import { loadNativeAddon } from '../../src/core/native/addon';
+import { nativeStats } from '../../src/core/native/nativeBackend';
+
+let available = true;
+try {
+  loadNativeAddon();
+} catch {
+  available = false;
+}
+const skip = available ? false : 'native addon not built (npm run build:native)';
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+const rand = (shape: number[], seed: number): tf.Tensor => {
+  const r = rng(seed);
+  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, r), shape);
+};
+
+function maxRelErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  assert.equal(got.length, ref.length);
+  let m = 0;
+  let s = 1e-12;
+  for (let i = 0; i < ref.length; i++) {
+    if (Object.is(ref[i], got[i]) || ref[i] === got[i] || (Number.isNaN(ref[i]) && Number.isNaN(got[i]))) continue;
+    m = Math.max(m, Math.abs(ref[i] - got[i]));
+    s = Math.max(s, Math.abs(ref[i]));
+  }
+  return m / s;
+}
+
+/** Runs f on cpu and on native with the same inputs; compares every output (and its shape). */
+async function same(what: string, f: () => tf.Tensor | tf.Tensor[], tol = 1e-5): Promise<void> {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) }));
+    });
+  };
+  const ref = await run('cpu');
+  const got = await run('native');
+  assert.equal(got.length, ref.length, what);
+  ref.forEach((r, i) => {
+    assert.deepEqual(got[i].shape, r.shape, `${what}: shape of output ${i}`);
+    assert.equal(got[i].dtype, r.dtype, `${what}: dtype of output ${i}`);
+    const e = maxRelErr(r.data, got[i].data);
+    assert.ok(e <= tol, `${what}: output ${i} rel err ${e}`);
+  });
+}
+
+function ran(kernel: string): number {
+  return nativeStats.native.get(kernel) ?? 0;
+}
+
+before(async () => {
+  if (!available) return;
+  await initBackend('cpu');
+  const info = await initBackend('native');
+  assert.equal(info.name, 'native');
+  assert.match(info.detail, /^native \(oneDNN [\d.]+, (up to )?\d+ threads?\)$/);
+});
+
+function pads(k: number): Pad[] {
+  return ['same', 'valid', 1, [[0, 0], [1, 2], [0, 3], [0, 0]], [[0, 0], [k + 1, 0], [2, k], [0, 0]]];
+}
+
+test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all paddings)', { skip }, async () => {
+  const before = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
+  const channels: Array<[number, number]> = [[1, 4], [3, 8], [5, 2], [16, 16]];
+  let seed = 1;
+  let n = 0;
+  for (const k of [1, 3, 5]) {
+    for (const s of [1, 2]) {
+      for (const pad of pads(k)) {
+        for (const extra of [2, 3]) {
+          const [ci, co] = channels[n % channels.length];
+          const xs = [n % 2 ? 3 : 1, k + extra, k + 5 - extra, ci];
+          const ws = [k, k, ci, co];
+          const sd = seed;
+          await same(`conv k${k} s${s} ${JSON.stringify(pad)} ${xs}`, () => {
+            const x = rand(xs, sd) as tf.Tensor4D;
+            const w = rand(ws, sd + 1) as tf.Tensor4D;
+            const y = tf.conv2d(x, w, s, pad);
+            const r = rand(y.shape, sd + 2);
+            const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), r)))([x, w]);
+            return [y, ...g];
+          }, 1e-4);
+          seed += 3;
+          n++;
+        }
+      }
+    }
+  }
+  // dilated forward
+  await same('conv dilation 2', () => tf.conv2d(rand([2, 9, 9, 3], 7) as tf.Tensor4D, rand([3, 3, 3, 4], 8) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+  const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
+  after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
+});
+
+test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, paddings)', { skip }, async () => {
+  let seed = 100;
+  for (const k of [1, 3]) {
+    for (const s of [1, 2]) {
+      for (const pad of ['same', 'valid', 1] as Pad[]) {
+        for (const m of [1, 2]) {
+          const sd = seed++;
+          await same(`depthwise k${k} s${s} ${pad} m${m}`, () => {
+            const x = rand([2, 7, 6, 3], sd) as tf.Tensor4D;
+            const w = rand([k, k, 3, m], sd + 50) as tf.Tensor4D;
+            const y = tf.depthwiseConv2d(x, w, s, pad as 'same');
+            const r = rand(y.shape, sd + 99);
+            const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad as 'same'), r)))([x, w]);
+            return [y, ...g];
+          }, 1e-4);
+        }
+      }
+    }
+  }
+  assert.ok(ran('DepthwiseConv2dNative') > 0 && ran('DepthwiseConv2dNativeBackpropFilter') > 0 && ran('DepthwiseConv2dNativeBackpropInput') > 0);
+});
+
+test('fused conv2d and fused matMul (bias, relu, linear; other activations fall back)', { skip }, async () => {
+  for (const activation of ['linear', 'relu', 'relu6', 'elu'] as const) {
+    await same(`fused conv ${activation}`, () =>
+      tf.fused.conv2d({ x: rand([2, 6, 6, 3], 1) as tf.Tensor4D, filter: rand([3, 3, 3, 5], 2) as tf.Tensor4D, strides: 1, pad: 'same', bias: rand([5], 3), activation }),
+    );
+    await same(`fused matMul ${activation}`, () =>
+      tf.fused.matMul({ a: rand([7, 5], 4) as tf.Tensor2D, b: rand([5, 6], 5) as tf.Tensor2D, bias: rand([6], 6), activation }),
+    );
+  }
+  assert.ok(ran('FusedConv2D') > 0 && ran('_FusedMatMul') > 0);
+});
+
+test('matMul: transposes, batches, broadcast batch, gradients', { skip }, async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    await same(`matMul ${ta} ${tb}`, () => {
+      const a = rand(ta ? [5, 4] : [4, 5], 1);
+      const b = rand(tb ? [3, 5] : [5, 3], 2);
+      const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D, ta, tb)))([a, b]);
+      return [tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb), ...g];
+    });
+  }
+  await same('batched', () => tf.matMul(rand([3, 4, 5], 1) as tf.Tensor3D, rand([3, 5, 2], 2) as tf.Tensor3D));
+  await same('broadcast batch', () => tf.matMul(rand([3, 4, 5], 1) as tf.Tensor3D, rand([1, 5, 2], 2) as tf.Tensor3D));
+  await same('rank 4', () => tf.matMul(rand([2, 3, 4, 5], 1) as tf.Tensor3D, rand([2, 3, 5, 2], 2) as tf.Tensor3D, false, false));
+  await same('large dense', () => tf.matMul(rand([64, 300], 1) as tf.Tensor2D, rand([300, 128], 2) as tf.Tensor2D), 1e-5);
+  assert.ok(ran('BatchMatMul') > 0);
+});
+
+test('element-wise: add/sub/mul/div, broadcasts, scalars, bool/int inputs, comparisons, unary ops', { skip }, async () => {
+  const shapes: Array<[number[], number[]]> = [
+    [[4, 5, 6], [4, 5, 6]], [[4, 5, 6], [6]], [[6], [4, 5, 6]], [[4, 5, 6], []], [[], [4, 5, 6]],
+    [[4, 5, 6], [1, 1, 6]], [[4, 5, 6], [5, 6]], [[4, 5, 1], [4, 5, 6]], [[4, 1, 6], [5, 1]], [[64, 40, 32], [32]],
+  ];
+  let seed = 1;
+  for (const [sa, sb] of shapes) {
+    const sd = seed++;
+    await same(`binary ${JSON.stringify(sa)} ${JSON.stringify(sb)}`, () => {
+      const a = rand(sa, sd);
+      const b = tf.add(rand(sb, sd + 9), 2); // away from 0 for div
+      return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.greater(a, b), tf.less(a, b), tf.greaterEqual(a, b), tf.lessEqual(a, b)];
+    }, 0);
+  }
+  await same('int32 and bool inputs', () => {
+    const i = tf.tensor([1, 2, 3, 4], [4], 'int32');
+    const m = tf.greater(rand([4], 3), 0);
+    return [tf.add(i, i), tf.mul(i, tf.tensor([2], [1], 'int32')), tf.mul(tf.cast(m, 'float32'), rand([4], 4)), tf.mul(tf.cast(i, 'float32'), 0.5)];
+  }, 0);
+  await same('unary', () => {
+    const x = tf.concat([rand([1000], 5), tf.tensor([0, -0, NaN, Infinity, -Infinity, 1e-30])]);
+    return [tf.relu(x), tf.step(x), tf.sqrt(tf.abs(x)), tf.square(x), tf.relu6(tf.mul(x, 20))];
+  }, 0);
+  await same('relu gradient', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), rand([5, 7], 9))))(rand([5, 7], 8)), 0);
+  for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'Relu', 'Step', 'Sqrt', 'Square']) assert.ok(ran(k) > 0, k);
+});
+
+test('batchNorm: values (with/without scale and offset) and gradients', { skip }, async () => {
+  for (const shape of [[2, 5, 5, 8], [16, 8], [3, 4]]) {
+    const c = shape[shape.length - 1];
+    await same(`batchNorm ${shape}`, () => {
+      const x = rand(shape, 1);
+      const mean = rand([c], 2);
+      const variance = tf.add(tf.abs(rand([c], 3)), 0.1);
+      const offset = rand([c], 4);
+      const scale = rand([c], 5);
+      const dy = rand(shape, 6);
+      const g = tf.grads((a: tf.Tensor, o: tf.Tensor, s: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, mean, variance, o, s, 1e-3), dy)))([x, offset, scale]);
+      return [tf.batchNorm(x, mean, variance, offset, scale, 1e-3), tf.batchNorm(x, mean, variance), tf.batchNorm(x, mean, variance, undefined, scale), ...g];
+    }, 1e-6);
+  }
+  assert.ok(ran('FusedBatchNorm') > 0 && ran('Tile') > 0);
+});
+
+test('maxPool: values and gradients (2x2/2, 3x3/1 same overlapping, 3x3/2 valid, ties)', { skip }, async () => {
+  const cases: Array<[number, number, 'same' | 'valid']> = [[2, 2, 'valid'], [2, 2, 'same'], [3, 1, 'same'], [3, 2, 'valid'], [3, 2, 'same']];
+  for (const [k, s, pad] of cases) {
+    for (const xs of [[2, 7, 6, 3], [1, 8, 8, 16]]) {
+      await same(`maxPool ${k}/${s} ${pad} ${xs}`, () => {
+        const x = tf.round(tf.mul(rand(xs, k * 10 + s), 6)); // many ties
+        const y = tf.maxPool(x as tf.Tensor4D, k, s, pad);
+        const r = rand(y.shape, 3);
+        return [y, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, s, pad), r)))(x)];
+      }, 1e-6);
+    }
+  }
+  assert.ok(ran('MaxPool') > 0 && ran('MaxPoolGrad') > 0);
+});
+
+test('sum/mean over leading, trailing and middle axes; tile', { skip }, async () => {
+  const x = () => rand([4, 5, 6, 7], 11);
+  for (const axis of [[0], [0, 1, 2], [3], [2, 3], [1], [1, 2], [0, 1, 2, 3], [-1]]) {
+    for (const keepDims of [false, true]) {
+      await same(`sum/mean ${axis} ${keepDims}`, () => [tf.sum(x(), axis, keepDims), tf.mean(x(), axis, keepDims)], 1e-6);
+    }
+  }
+  await same('sum int32', () => tf.sum(tf.tensor([1, 2, 3], [3], 'int32')), 0);
+  for (const reps of [[1, 1, 1, 3], [2, 3, 1, 1], [2, 1, 2, 1]]) {
+    await same(`tile ${reps}`, () => tf.tile(rand([1, 2, 3, 4], 3), reps), 0);
+  }
+  assert.ok(ran('Sum') > 0 && ran('Mean') > 0 && ran('Tile') > 0);
+});
+
+test('recycled output arrays never change what dataSync returned or what a view still sees', { skip }, async () => {
+  await tf.setBackend('native');
+  const n = 64 * 1024;
+  const x = tf.add(rand([n], 1), 0.5);
+  const a = tf.relu(x);
+  const seen = a.dataSync();
+  const copy = Float32Array.from(seen);
+  const b = tf.relu(tf.neg(x)); // same size as a
+  const view = tf.slice(b, [0], [n / 2]); // a contiguous slice: the cpu kernel returns a subarray view
+  const viewCopy = Float32Array.from(view.dataSync());
+  a.dispose();
+  b.dispose();
+  for (let i = 0; i < 6; i++) tf.tidy(() => tf.relu(tf.mul(x, i + 2)).dataSync());
+  assert.deepEqual(seen, copy, 'dataSync result unchanged after dispose and reuse');
+  assert.deepEqual(view.dataSync(), viewCopy, 'slice view unchanged after its source was disposed');
+  tf.dispose([x, view]);
+});
+
+test('no tensors leak from native kernels (including their cpu fallbacks)', { skip }, async () => {
+  await tf.setBackend('native');
+  const x = rand([2, 8, 8, 3], 1) as tf.Tensor4D;
+  const w = rand([3, 3, 3, 4], 2) as tf.Tensor4D;
+  const f = () =>
+    tf.tidy(() => {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.maxPool(tf.relu<tf.Tensor4D>(tf.batchNorm(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), tf.zeros([4]), tf.ones([4]), tf.zeros([4]), tf.ones([4])) as tf.Tensor4D), 2, 2, 'valid')),
+      )([x, w]);
+      return tf.add(tf.sum(g[0]), tf.sum(g[1]));
+    });
+  f().dispose();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) f().dispose();
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, w]);
+});
