@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_TRAIN_OPTIONS, type BnMode, type MaskKind, type TrainOptions } from '../core/types';
 
-export type BackendSetting = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendSetting = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 
 function cfg(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('piggyback');
@@ -18,7 +18,7 @@ const posInt = (v: number): boolean => Number.isInteger(v) && v > 0;
 
 export function backendSetting(): BackendSetting {
   const v = cfg().get<string>('backend', 'auto');
-  return v === 'tensorflow' || v === 'wasm' || v === 'cpu' ? v : 'auto';
+  return v === 'tensorflow' || v === 'native' || v === 'wasm' || v === 'cpu' ? v : 'auto';
 }
 
 export function trainOptionsFromSettings(): TrainOptions {
