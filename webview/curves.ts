@@ -110,6 +110,8 @@ export class CurvesView {
               type: 'linear',
               ...(id === 'accuracy' ? { suggestedMin: 0, suggestedMax: 1 } : { beginAtZero: true }),
               ticks: {
+                // Bits flipped are counts: no fractional ticks on a small range.
+                ...(id === 'bits' ? { precision: 0 } : {}),
                 callback: (v) =>
                   id === 'accuracy' ? `${Math.round(Number(v) * 100)}%` : id === 'bits' ? compactCount(Number(v)) : String(v),
               },
