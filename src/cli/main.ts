@@ -65,7 +65,7 @@ function trainOptions(o: Record<string, any>): Partial<TrainOptions> {
   };
 }
 
-const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto');
+const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), native (oneDNN addon), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto');
 
 export function buildProgram(): Command {
   const program = new Command('piggyback')
@@ -217,7 +217,7 @@ export function buildProgram(): Command {
     .command('reproduce')
     .description("the paper's table on real offline data: Piggyback vs classifier-only vs fine-tuning over one frozen backbone, no-forgetting check; writes docs/results.md and docs/results.csv")
     .option('--quick', 'CI mode: tiny subsets, 1 epoch, a few minutes')
-    .option('--out <dir>', 'folder for results.md and results.csv', 'docs')
+    .option('--out <dir>', 'folder for results.md and results.csv (default: docs; with --quick, the scratch folder, so a smoke run never replaces the committed results)')
     .option('--work <dir>', 'scratch folder for the mask projects (wiped first); default .cache/reproduce/<mode>')
     .option('--reference-model <model.json>', 'reference backbone to reuse (default: the committed models/reference-cnn)')
     .option('--no-mobilenet', 'skip the MobileNetV2 (nsfwjs) run')
@@ -227,17 +227,19 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const { runReproduce, quickPlan, fullPlan, writeReportsFromJson } = await import('../core/reproduce');
       if (o.render) {
-        const r = writeReportsFromJson(o.render, o.out);
-        print(o.json, r, () => `wrote ${path.join(o.out, 'results.md')} and results.csv from ${o.render}`);
+        const out = o.out ?? 'docs';
+        const r = writeReportsFromJson(o.render, out);
+        print(o.json, r, () => `wrote ${path.join(out, 'results.md')} and results.csv from ${o.render}`);
         return;
       }
       const plan = o.quick ? quickPlan() : fullPlan();
       if (o.mobilenet === false) plan.mobilenet = null;
       const args = process.argv.slice(2).join(' ');
+      const workDir = o.work ?? path.join('.cache', 'reproduce', plan.mode);
       const r = await runReproduce({
         plan,
-        workDir: o.work ?? path.join('.cache', 'reproduce', plan.mode),
-        outDir: o.out,
+        workDir,
+        outDir: o.out ?? (o.quick ? workDir : 'docs'),
         backend: o.backend,
         referenceModel: o.referenceModel,
         commandLine: process.env.npm_lifecycle_event === 'reproduce' ? `npm run reproduce${args.replace(/^reproduce\s*/, '') ? ` -- ${args.replace(/^reproduce\s*/, '')}` : ''}` : `piggyback ${args}`,
