@@ -21,7 +21,6 @@ import {
   DEFAULT_TRAIN_OPTIONS,
   type BaselineResult,
   type DataSplits,
-  type Dataset,
   type EvalResult,
   type ProjectStats,
   type TaskStats,
@@ -315,19 +314,6 @@ export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): 
   }
 }
 
-function featureDataset(backbone: Backbone, ds: Dataset): Dataset {
-  const f = backbone.featureSize;
-  const out = new Float32Array(ds.count * f);
-  const per = ds.height * ds.width * ds.channels;
-  for (let s = 0; s < ds.count; s += 256) {
-    const e = Math.min(ds.count, s + 256);
-    const feats = tf.tidy(() => backbone.features(tf.tensor4d(ds.images.subarray(s * per, e * per), [e - s, ds.height, ds.width, ds.channels]), backbone.frozenContext()));
-    out.set(feats.dataSync() as Float32Array, s * f);
-    feats.dispose();
-  }
-  return { ...ds, images: out, height: 1, width: 1, channels: f };
-}
-
 export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<BaselineResult[]> {
   const info = await useBackend(req);
   const { backbone } = await openWithBackbone(req.projectDir);
@@ -345,7 +331,7 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
       let bytesIfStored: number;
       if (method === 'classifier') {
         // Frozen backbone: features never change, so compute them once.
-        splits = { train: featureDataset(backbone, data.train), test: featureDataset(backbone, data.test), val: data.val && featureDataset(backbone, data.val) };
+        splits = backbone.featureSplits(data);
         net = new FeatureHeadNet(backbone.featureSize, classes, opts.seed, `${req.task}-classifier`);
         bytesIfStored = (backbone.featureSize * classes + classes) * 4;
       } else {

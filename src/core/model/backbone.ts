@@ -6,7 +6,7 @@
  */
 import { tf } from '../tf';
 import { PiggybackError } from '../errors';
-import type { LayerKind, MaskedLayerInfo } from '../types';
+import type { DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
 import { loadLayersModelFile } from './modelIO';
 
 export interface BnParams {
@@ -210,6 +210,28 @@ export class Backbone {
     const { mean, variance } = tf.moments(x, axes);
     ctx.onBatchStats?.(j, mean, variance);
     return tf.batchNorm(x, mean, variance, params.beta, params.gamma, info.epsilon);
+  }
+
+  /**
+   * Frozen-backbone features of a whole dataset as a dataset of [1, 1, F] "images": what the
+   * classifier-only baseline trains on (the backbone never changes, so compute them once).
+   */
+  featureDataset(ds: Dataset, batchSize = 256): Dataset {
+    const f = this.featureSize;
+    const out = new Float32Array(ds.count * f);
+    const per = ds.height * ds.width * ds.channels;
+    for (let s = 0; s < ds.count; s += batchSize) {
+      const e = Math.min(ds.count, s + batchSize);
+      const feats = tf.tidy(() => this.features(tf.tensor4d(ds.images.subarray(s * per, e * per), [e - s, ds.height, ds.width, ds.channels]), this.frozenContext()));
+      out.set(feats.dataSync() as Float32Array, s * f);
+      feats.dispose();
+    }
+    return { ...ds, images: out, height: 1, width: 1, channels: f };
+  }
+
+  /** featureDataset of every split. */
+  featureSplits(data: DataSplits): DataSplits {
+    return { train: this.featureDataset(data.train), test: this.featureDataset(data.test), val: data.val && this.featureDataset(data.val) };
   }
 
   /** Frozen context: the backbone exactly as stored. */
