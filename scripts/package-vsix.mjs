@@ -27,7 +27,7 @@ if (!fs.existsSync(path.join(root, 'models', 'reference-cnn', 'model.json'))) {
 fs.rmSync(out, { force: true });
 const r = spawnSync(
   process.execPath,
-  [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', out],
+  [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--skip-license', '--out', out],
   { cwd: root, stdio: 'inherit', env: { ...process.env, VSCE_TELEMETRY: 'off' } },
 );
 if (r.status !== 0) process.exit(r.status ?? 1);

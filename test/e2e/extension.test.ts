@@ -202,11 +202,11 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await wb.waitQuickTitle(`train "${TASK}"`);
     await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'epochs = 2' }).first().waitFor();
     await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'trainPerClass = 30' }).first().waitFor();
-    // Edit one hyperparameter through the list: a faster mask learning rate so a 2-epoch run flips bits.
+    // Edit one hyperparameter through the list: a faster mask learning rate so an 18-step run flips bits.
     await wb.pick('lrMask = 0.0001');
-    await wb.typeAndAccept('0.002', 'lrMask');
+    await wb.typeAndAccept('0.0005', 'lrMask');
     await wb.waitQuickTitle(`train "${TASK}"`);
-    await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'lrMask = 0.002' }).first().waitFor();
+    await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'lrMask = 0.0005' }).first().waitFor();
     const start = Date.now();
     await wb.pick('Start training');
     // Live: sample the loss curve's point count until the job reports done.
@@ -242,7 +242,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     assert.ok(t, 'task missing on disk');
     assert.equal(t.history.length, 2, 'two epochs in the history');
     assert.equal(t.options.epochs, 2);
-    assert.equal(t.options.lrMask, 0.002, 'the edited hyperparameter reached the engine');
+    assert.equal(t.options.lrMask, 0.0005, 'the edited hyperparameter reached the engine');
     const manifest = JSON.parse(fs.readFileSync(path.join(projectDir, 'piggyback.json'), 'utf8'));
     assert.ok(JSON.stringify(manifest).includes(TASK), 'piggyback.json lists the task');
     assert.match(doneText, new RegExp(pct(t.testAccuracy, 2).replace('.', '\\.')));
