@@ -91,3 +91,15 @@ test('an untrained mask reproduces the backbone exactly (binary and ternary)', (
   }
   bb.dispose();
 });
+
+test("frozen BatchNorm's shortcut gradient equals TF.js's own batchNorm gradient", () => {
+  const bb = Backbone.fromModel(buildReferenceCnn(4), 'x', 'mem');
+  const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const r = tf.randomUniform([3, bb.featureSize], -1, 1, 'float32', 3);
+  const ours = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(bb.features(v as tf.Tensor4D, bb.frozenContext()), r)))(x);
+  const theirs = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(bb.model.apply(v, { training: false }) as tf.Tensor, r)))(x);
+  const err = tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0];
+  const scale = tf.max(tf.abs(theirs)).dataSync()[0];
+  assert.ok(scale > 0 && err <= 1e-4 * scale, `max error ${err} (scale ${scale})`);
+  bb.dispose();
+});

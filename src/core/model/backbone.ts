@@ -203,9 +203,7 @@ export class Backbone {
   private runBn(j: number, x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     const info = this.bnLayers[j];
     const { params, training } = ctx.bn(j);
-    if (!training) {
-      return tf.batchNorm(x, params.movingMean, params.movingVariance, params.beta, params.gamma, info.epsilon);
-    }
+    if (!training) return frozenBatchNorm(x, params, info.epsilon);
     const axes = x.rank === 4 ? [0, 1, 2] : [0];
     const { mean, variance } = tf.moments(x, axes);
     ctx.onBatchStats?.(j, mean, variance);
@@ -257,6 +255,21 @@ export class Backbone {
     for (const bn of this.bnLayers) Object.values(bn.frozen).forEach((t) => t.dispose());
     this.model.dispose();
   }
+}
+
+/**
+ * BatchNorm in inference mode with fixed parameters. The forward pass is TF.js's own batchNorm
+ * (so outputs equal the model's bit for bit); the gradient w.r.t. x is the per-channel scale
+ * gamma / sqrt(var + eps), one multiply, where TF.js's generic batchNorm gradient makes
+ * several passes over the activations. Parameters get no gradient: they are frozen here (a
+ * task that trains its BN runs in training mode).
+ */
+function frozenBatchNorm(x: tf.Tensor, p: BnParams, epsilon: number): tf.Tensor {
+  const f = tf.customGrad(((input: tf.Tensor) => ({
+    value: tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon),
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.div(p.gamma, tf.sqrt(tf.add(p.movingVariance, epsilon)))),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
+  return f(x);
 }
 
 function runMasked(step: Extract<Step, { op: 'masked' }>, x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
