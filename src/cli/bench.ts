@@ -87,6 +87,10 @@ function torchPeer(steps: number): { imgPerSec: number | null; threads: number |
 }
 
 export async function runBench(opts: { quick: boolean; backend: BackendPreference; log: (s: string) => void }): Promise<BenchResult> {
+  // Analytics first, on a fresh heap, as the inspector runs them (in a process that is not
+  // training): after the training runs, the leftover heap and array pools made it ~2x noisier.
+  const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
+  opts.log(`overlap of 10 ResNet-50-sized masks: ${overlap.overlapMs.toFixed(1)} ms`);
   const info = await initBackend(opts.backend);
   opts.log(`backend: ${info.detail}`);
   const steps = opts.quick ? 5 : 30;
@@ -127,8 +131,6 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
 
   const torch = torchPeer(steps);
   opts.log(torch.imgPerSec ? `PyTorch mask training: ${torch.imgPerSec.toFixed(1)} img/s (${torch.threads} threads)` : `PyTorch: skipped (${torch.note})`);
-  const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
-  opts.log(`overlap of 10 ResNet-50-sized masks: ${overlap.overlapMs.toFixed(1)} ms`);
 
   return {
     backend: info.detail,
