@@ -13,36 +13,10 @@ import {
   depthwiseBackpropInputConv,
   depthwiseBackpropInputLoop,
 } from '../../src/core/kernels/wasmConvGrads';
+import { randData, maxRelErr } from '../helpers/kernelCheck';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Shape4 = [number, number, number, number];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
-function randData(shape: number[], seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, r);
-}
-
-function maxRelErr(ref: Float32Array, got: Float32Array): number {
-  assert.equal(got.length, ref.length);
-  let m = 0;
-  let s = 1e-12;
-  for (let i = 0; i < ref.length; i++) {
-    m = Math.max(m, Math.abs(ref[i] - got[i]));
-    s = Math.max(s, Math.abs(ref[i]));
-  }
-  return m / s;
-}
 
 interface Case {
   kind: 'conv' | 'depthwise';

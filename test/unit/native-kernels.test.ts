@@ -9,6 +9,7 @@ import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
 import { loadNativeAddon } from '../../src/core/native/addon';
 import { nativeStats } from '../../src/core/native/nativeBackend';
+import { randData, maxRelErr } from '../helpers/kernelCheck';
 
 let available = true;
 try {
@@ -20,32 +21,7 @@ const skip = available ? false : 'native addon not built (npm run build:native)'
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-const rand = (shape: number[], seed: number): tf.Tensor => {
-  const r = rng(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, r), shape);
-};
-
-function maxRelErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  assert.equal(got.length, ref.length);
-  let m = 0;
-  let s = 1e-12;
-  for (let i = 0; i < ref.length; i++) {
-    if (Object.is(ref[i], got[i]) || ref[i] === got[i] || (Number.isNaN(ref[i]) && Number.isNaN(got[i]))) continue;
-    m = Math.max(m, Math.abs(ref[i] - got[i]));
-    s = Math.max(s, Math.abs(ref[i]));
-  }
-  return m / s;
-}
+const rand = (shape: number[], seed: number): tf.Tensor => tf.tensor(randData(shape, seed), shape);
 
 /** Runs f on cpu and on native with the same inputs; compares every output (and its shape). */
 async function same(what: string, f: () => tf.Tensor | tf.Tensor[], tol = 1e-5): Promise<void> {
