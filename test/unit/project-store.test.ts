@@ -356,3 +356,21 @@ test('sparse, clustered masks are stored below 0.6 bits per weight and load back
   fs.writeFileSync(file, buf.subarray(0, buf.length - 20));
   assert.match(code(() => loadTask(dir, 'sparse')), /^BAD_MASK_FILE: mask file .*mask\.bin is corrupt/);
 });
+
+test('sparse ternary masks are coded filter by filter and load back exactly', () => {
+  const dir = newProject();
+  const a = artifacts('tern', 11, 'ternary');
+  a.masks = LAYERS.map((l, li) => {
+    const m = new Int8Array(l.size).fill(1);
+    const r = rng(200 + li);
+    for (let i = 0; i < l.size; i++) if (r() < 0.05) m[i] = r() < 0.5 ? 0 : -1;
+    return m;
+  });
+  saveTask(dir, a);
+  const b = taskBytes(dir, 'tern');
+  assert.ok(b.bitsPerMaskedWeight < b.rawBitsPerMaskedWeight / 2, `compressed ${b.bitsPerMaskedWeight} of ${b.rawBitsPerMaskedWeight}`);
+  assert.deepEqual(loadTask(dir, 'tern').masks, a.masks);
+  const stats = readProjectStats(dir).tasks[0];
+  const off = a.masks.reduce((n, m) => n + m.filter((v) => v === 0).length, 0);
+  assert.ok(Math.abs(stats.sparsity - off / MASKED) < 1e-12, 'sparsity read from the coded file');
+});

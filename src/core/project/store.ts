@@ -136,6 +136,8 @@ const MASK_MAGIC = 0x4d424750; // "PGBM" read as little-endian u32
 const MASK_VERSION_RAW = 1;
 const MASK_VERSION_CODED = 2;
 const CODEC_BROTLI = 1;
+/** Brotli over masks reordered filter by filter (each output channel's weights together). */
+const CODEC_BROTLI_FILTER_MAJOR = 2;
 const TASK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -200,12 +202,35 @@ function maskHeader(version: number, kind: MaskKind, packed: PackedMask[], extra
   return header;
 }
 
-/**
- * Encodes packed masks as mask.bin chunks (header first). With `compress`, the packed words
- * are Brotli-coded when that is smaller: learned masks are sparse and clustered, so this
- * goes well below 1 bit per weight (WSN, a peer method, entropy-codes its masks too).
- */
-export function encodeMaskFile(kind: MaskKind, packed: PackedMask[], opts: { compress?: boolean } = {}): Uint8Array[] {
+/** Output channels a layer's mask is grouped by when coded (kernel index = inner * groups + group). */
+function filterGroups(l: MaskedLayerInfo): number {
+  const s = l.shape;
+  const g = l.kind === 'depthwise' && s.length === 4 ? s[2] * s[3] : s[s.length - 1];
+  return g > 0 && l.size % g === 0 ? g : 1;
+}
+
+/** Reorders a mask so each output filter's entries are contiguous (`inverse` undoes it). */
+function filterMajor<T extends Uint8Array | Int8Array>(m: T, groups: number, inverse = false): T {
+  const inner = m.length / groups;
+  const out = (m instanceof Int8Array ? new Int8Array(m.length) : new Uint8Array(m.length)) as T;
+  for (let i = 0; i < inner; i++) {
+    for (let g = 0; g < groups; g++) {
+      if (inverse) out[i * groups + g] = m[g * inner + i];
+      else out[g * inner + i] = m[i * groups + g];
+    }
+  }
+  return out;
+}
+
+function unpackLayer(kind: MaskKind, p: PackedMask): Uint8Array | Int8Array {
+  return kind === 'ternary' ? unpackTernary(p.words, p.negWords!, p.length) : unpackBinary(p.words, p.length);
+}
+
+function packLayer(kind: MaskKind, m: Uint8Array | Int8Array): PackedMask {
+  return kind === 'ternary' ? packTernary(m) : packBinary(m);
+}
+
+function maskBody(kind: MaskKind, packed: PackedMask[]): Uint8Array[] {
   const body: Uint8Array[] = [];
   for (const p of packed) {
     const nw = wordCount(p.length);
@@ -215,16 +240,29 @@ export function encodeMaskFile(kind: MaskKind, packed: PackedMask[], opts: { com
       body.push(leBytes(p.negWords.subarray(0, nw)));
     }
   }
-  const raw = [leBytes(maskHeader(MASK_VERSION_RAW, kind, packed)), ...body];
+  return body;
+}
+
+/**
+ * Encodes packed masks as mask.bin chunks (header first). With `compress` (the project's
+ * layers), the masks are reordered filter by filter and Brotli-coded when that is smaller:
+ * learned masks are sparse and clustered within filters, so this goes well below 1 bit per
+ * weight (WSN, a peer method, entropy-codes its masks too). Filter-major order measured
+ * 0.32-0.50 bits per weight on the reproduction masks where natural order gave 0.41-0.61.
+ */
+export function encodeMaskFile(kind: MaskKind, packed: PackedMask[], opts: { compress?: { layers: MaskedLayerInfo[] } } = {}): Uint8Array[] {
+  const raw = [leBytes(maskHeader(MASK_VERSION_RAW, kind, packed)), ...maskBody(kind, packed)];
   if (!opts.compress) return raw;
-  const rawBody = Buffer.concat(body);
+  const { layers } = opts.compress;
+  const reordered = packed.map((p, i) => packLayer(kind, filterMajor(unpackLayer(kind, p), filterGroups(layers[i]))));
+  const rawBody = Buffer.concat(maskBody(kind, reordered));
   // Quality 11 is slow on big masks; 9 keeps a ResNet-50-sized save around a second.
   const quality = rawBody.byteLength > (1 << 20) ? 9 : 11;
   const coded = zlib.brotliCompressSync(rawBody, {
     params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: rawBody.byteLength },
   });
   if (coded.byteLength + 8 >= rawBody.byteLength) return raw;
-  return [leBytes(maskHeader(MASK_VERSION_CODED, kind, packed, [CODEC_BROTLI, rawBody.byteLength])), coded];
+  return [leBytes(maskHeader(MASK_VERSION_CODED, kind, packed, [CODEC_BROTLI_FILTER_MAJOR, rawBody.byteLength])), coded];
 }
 
 /** Size of an uncompressed (v1) mask.bin for `layers` and `kind`. */
@@ -259,11 +297,13 @@ export function decodeMaskFile(buf: Uint8Array, file: string, layers: MaskedLaye
     const n = dv.getUint32(16 + 4 * i, true);
     if (n !== layers[i].size) badMask(file, `layer ${layers[i].name} has ${n} entries, expected ${layers[i].size}`);
   }
+  let filterMajorBody = false;
   if (version === MASK_VERSION_CODED) {
     if (buf.byteLength < headerBytes + 8) badMask(file, `truncated to ${buf.byteLength} bytes inside its header`);
     const codec = dv.getUint32(headerBytes, true);
     const rawBodyBytes = dv.getUint32(headerBytes + 4, true);
-    if (codec !== CODEC_BROTLI) badMask(file, `unknown codec ${codec}`);
+    if (codec !== CODEC_BROTLI && codec !== CODEC_BROTLI_FILTER_MAJOR) badMask(file, `unknown codec ${codec}`);
+    filterMajorBody = codec === CODEC_BROTLI_FILTER_MAJOR;
     if (rawBodyBytes !== expectedBytes - headerBytes) badMask(file, `declares ${rawBodyBytes} bytes of masks, the project's layers need ${expectedBytes - headerBytes}`);
     let body: Buffer;
     try {
@@ -295,7 +335,8 @@ export function decodeMaskFile(buf: Uint8Array, file: string, layers: MaskedLaye
       negWords = wordsAt(buf, off, nw);
       off += nw * 4;
     }
-    out.push(normalizePacked({ words, negWords, length: l.size }));
+    const p = normalizePacked({ words, negWords, length: l.size });
+    out.push(filterMajorBody ? packLayer(kind, filterMajor(unpackLayer(kind, p), filterGroups(l), true)) : p);
   }
   return out;
 }
@@ -653,7 +694,7 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
     validateArtifacts(h, artifacts);
 
     const packed: PackedMask[] = artifacts.masks.map((m) => (artifacts.maskKind === 'ternary' ? packTernary(m) : packBinary(m)));
-    const maskChunks = encodeMaskFile(artifacts.maskKind, packed, { compress: true });
+    const maskChunks = encodeMaskFile(artifacts.maskKind, packed, { compress: { layers: h.manifest.layers } });
     const headChunks = [leBytes(artifacts.head.kernel), leBytes(artifacts.head.bias)];
     const bnChunks = artifacts.bn?.length
       ? artifacts.bn.flatMap((b) => [leBytes(b.gamma), leBytes(b.beta), leBytes(b.movingMean), leBytes(b.movingVariance)])
