@@ -19,7 +19,7 @@ import {
 } from 'chart.js';
 import type { ProjectStats, TrainEvent, TrainMethod } from '../src/core/types';
 import { h } from './dom';
-import { exportCsv, exportPng } from './exportChart';
+import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { compactCount } from './overlap';
 import type { Theme } from './theme';
 import type { ViewContext } from './viewContext';
@@ -73,10 +73,7 @@ export class CurvesView {
   private restyle = false;
 
   constructor(private readonly ctx: ViewContext) {
-    const png = h('button', { type: 'button', 'data-export': 'png', text: 'Export PNG' });
-    const csv = h('button', { type: 'button', 'data-export': 'csv', text: 'Export CSV' });
-    png.addEventListener('click', () => this.exportPng());
-    csv.addEventListener('click', () => this.exportCsv());
+    const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
     const boxes = (['accuracy', 'loss', 'bits'] as ChartId[]).map((id) => {
       const canvas = h('canvas', { role: 'img', 'aria-label': CHART_TITLES[id], 'data-chart': id });
       this.canvases[id] = canvas;

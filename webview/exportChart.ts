@@ -2,6 +2,7 @@
  * Export helpers. The webview cannot write files, so it hands the bytes to the host, which
  * shows a save dialog; the name sent is only a suggestion.
  */
+import { h } from './dom';
 import { post } from './vscodeApi';
 
 export function pngBase64(canvas: HTMLCanvasElement): string {
@@ -35,4 +36,13 @@ export function toCsv(rows: (string | number | null)[][]): string {
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** The Export PNG / Export CSV button pair every view's toolbar carries. */
+export function exportButtons(onPng: () => void, onCsv: () => void): [HTMLButtonElement, HTMLButtonElement] {
+  const png = h('button', { type: 'button', 'data-export': 'png', text: 'Export PNG' });
+  const csv = h('button', { type: 'button', 'data-export': 'csv', text: 'Export CSV' });
+  png.addEventListener('click', onPng);
+  csv.addEventListener('click', onCsv);
+  return [png, csv];
 }

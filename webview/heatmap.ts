@@ -8,7 +8,7 @@ import { makeScale, niceMax } from './colorScale';
 import { MatrixGrid, type MatrixSpec } from './matrixGrid';
 import { renderLegend } from './legend';
 import { matrixToCanvas } from './matrixCanvas';
-import { exportCsv, exportPng } from './exportChart';
+import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { post } from './vscodeApi';
 import { shapeText, type ViewContext } from './viewContext';
 
@@ -30,10 +30,7 @@ export class HeatmapView {
       ctx.persist();
       this.render();
     });
-    const png = h('button', { type: 'button', 'data-export': 'png', text: 'Export PNG' });
-    const csv = h('button', { type: 'button', 'data-export': 'csv', text: 'Export CSV' });
-    png.addEventListener('click', () => this.exportPng());
-    csv.addEventListener('click', () => this.exportCsv());
+    const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
     this.el = h(
       'section',
       { class: 'view', 'data-view': 'heatmap' },

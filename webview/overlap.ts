@@ -10,7 +10,7 @@ import { makeScale, niceMax } from './colorScale';
 import { MatrixGrid, type MatrixSpec } from './matrixGrid';
 import { renderLegend } from './legend';
 import { matrixToCanvas } from './matrixCanvas';
-import { exportCsv, exportPng } from './exportChart';
+import { exportButtons, exportCsv, exportPng } from './exportChart';
 import type { ViewContext } from './viewContext';
 
 const METRIC_LABEL: Record<OverlapMetric, string> = {
@@ -56,10 +56,7 @@ export class OverlapView {
       ctx.persist();
       this.render();
     });
-    const png = h('button', { type: 'button', 'data-export': 'png', text: 'Export PNG' });
-    const csv = h('button', { type: 'button', 'data-export': 'csv', text: 'Export CSV' });
-    png.addEventListener('click', () => this.exportPng());
-    csv.addEventListener('click', () => this.exportCsv());
+    const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
     this.el = h(
       'section',
       { class: 'view', 'data-view': 'overlap' },
