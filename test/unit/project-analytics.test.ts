@@ -4,16 +4,7 @@ import { packBinary, packTernary } from '../../src/core/project/bitpack';
 import {
   andPopcount, computeOverlap, maskSparsity, popcount32, popcountRange, ternaryDiffPopcount, type PackedMask,
 } from '../../src/core/project/analytics';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/xorshift';
 
 function naivePop(v: number): number {
   let c = 0;

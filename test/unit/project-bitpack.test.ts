@@ -1,16 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { packBinary, packTernary, unpackBinary, unpackTernary, wordCount } from '../../src/core/project/bitpack';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/xorshift';
 
 const LENGTHS = [0, 1, 2, 7, 31, 32, 33, 63, 64, 65, 95, 96, 97, 100, 1000, 1023, 1024, 1025, 4097, 65_537];
 

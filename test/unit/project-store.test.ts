@@ -12,16 +12,7 @@ import {
 } from '../../src/core/project/store';
 import { unpackBinary } from '../../src/core/project/bitpack';
 import { computeOverlap } from '../../src/core/project/analytics';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/xorshift';
 
 const scratchDirs: string[] = [];
 /** A fresh temp folder, removed after the tests. */
