@@ -2,25 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PiggybackError } from '../../src/core/errors';
 import { decodeImage, loadImageFolder } from '../../src/core/data/imageFolder';
 import { classCounts } from '../../src/core/data/split';
-import { jpegBytes, palettePngBytes, pngBytes, rmDir, tmpDir } from '../fixtures/data/gen';
+import { jpegBytes, palettePngBytes, pngBytes, rmDir, tmpDir, rejectsWith } from '../fixtures/data/gen';
 
 function put(dir: string, rel: string, buf: Buffer): void {
   const p = path.join(dir, rel);
   fs.mkdirSync(path.dirname(p), { recursive: true });
   fs.writeFileSync(p, buf);
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PiggybackError, `expected PiggybackError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, re);
-    assert.ok(e.hint.length > 0);
-    return true;
-  });
 }
 
 test('decodeImage handles gray, RGB, RGBA, gray+alpha, palette PNG and JPEG', () => {

@@ -2,21 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PiggybackError } from '../../src/core/errors';
 import { classifyDatasetSpec, listBuiltinDatasets, loadDataset } from '../../src/core/data/index';
-import { pngBytes, rmDir, tmpDir, writeIdxFolder } from '../fixtures/data/gen';
+import { pngBytes, rmDir, tmpDir, writeIdxFolder, rejectsWith } from '../fixtures/data/gen';
 
 const input = { height: 4, width: 4, channels: 1 };
-
-async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp, hint?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PiggybackError, `expected PiggybackError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.match(e.message, re);
-    if (hint) assert.match(e.hint, hint);
-    return true;
-  });
-}
 
 test('loadDataset auto-detects IDX folders and image folders (absolute and relative paths)', async () => {
   const root = tmpDir('index');
