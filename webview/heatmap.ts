@@ -56,12 +56,13 @@ export class HeatmapView {
       this.body.replaceChildren(h('p', { class: 'empty', text: 'No trained tasks yet: train a task to see which weights its mask switches off.' }));
       return;
     }
-    const values = s.tasks.map((t) => t.layerSparsity.slice());
-    const max = niceMax(Math.max(0, ...values.flat()));
+    // A damaged task keeps its row, with unknown cells, so the rest stays comparable.
+    const values: Array<Array<number | null>> = s.tasks.map((t) => (t.layerSparsity.length ? t.layerSparsity.slice() : s.layers.map(() => null)));
+    const max = niceMax(Math.max(0, ...values.flat().filter((v): v is number => v !== null)));
     const scale = makeScale(0, max);
     this.spec = {
       label: 'Sparsity per task and masked layer',
-      rowLabels: s.tasks.map((t) => t.name),
+      rowLabels: s.tasks.map((t) => (t.state === 'failed' ? `${t.name} (damaged)` : t.name)),
       colLabels: s.layers.map((l) => l.name),
       colTitles: s.layers.map((l) => `${l.name} (${l.kind}, ${shapeText(l.shape)}, ${int(l.size)} weights)`),
       values,
@@ -71,17 +72,22 @@ export class HeatmapView {
       describe: (r, c) => {
         const l = s.layers[c];
         const v = values[r][c];
+        if (v === null) return `${s.tasks[r].name}, ${l.name}: unknown, the task is damaged: ${s.tasks[r].damage ?? 'unreadable'}`;
         return `${s.tasks[r].name}, ${l.name}: ${pct(v, 2)} of weights off (${int(v * l.size)} / ${int(l.size)}), shape ${shapeText(l.shape)}`;
       },
       onRowHeader: (r) => post({ type: 'openTask', task: s.tasks[r].name }),
       rowHeaderHint: 'Open task details',
     };
     const legend = renderLegend(scale, 'Weights switched off', (v) => pct(v, max < 0.1 ? 1 : 0));
+    const damaged = s.tasks.filter((t) => t.state === 'failed');
+    const warn = damaged.length
+      ? [h('ul', { class: 'damaged', 'aria-label': 'Damaged tasks' }, ...damaged.map((t) => h('li', { text: `${t.name} is damaged: ${t.damage ?? 'unreadable'}` })))]
+      : [];
     if (this.ctx.state.heatmapTable) {
-      this.body.replaceChildren(legend, this.renderTable(s));
+      this.body.replaceChildren(...warn, legend, this.renderTable(s));
     } else {
       this.grid.render(this.spec);
-      this.body.replaceChildren(legend, this.grid.el);
+      this.body.replaceChildren(...warn, legend, this.grid.el);
     }
   }
 
@@ -92,10 +98,13 @@ export class HeatmapView {
         'tr',
         {},
         h('th', { scope: 'row', text: t.name }),
-        ...t.layerSparsity.map((v, c) =>
-          h('td', { 'data-value': String(v), title: `${int(v * s.layers[c].size)} / ${int(s.layers[c].size)} weights off`, text: pct(v, 2) }),
-        ),
-        h('td', { 'data-value': String(t.sparsity), text: pct(t.sparsity, 2) }),
+        ...s.layers.map((l, c) => {
+          const v = t.layerSparsity[c];
+          return v === undefined
+            ? h('td', { 'data-value': 'null', title: 'unknown: the task is damaged', text: '–' })
+            : h('td', { 'data-value': String(v), title: `${int(v * l.size)} / ${int(l.size)} weights off`, text: pct(v, 2) });
+        }),
+        h('td', { 'data-value': String(t.sparsity), text: t.sparsity === null ? '–' : pct(t.sparsity, 2) }),
       ),
     );
     return h(
@@ -116,9 +125,10 @@ export class HeatmapView {
     if (!s) return;
     const rows: (string | number)[][] = [['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity']];
     for (const t of s.tasks)
-      s.layers.forEach((l, i) =>
-        rows.push([t.name, l.name, i, shapeText(l.shape), l.size, Math.round(t.layerSparsity[i] * l.size), t.layerSparsity[i]]),
-      );
+      s.layers.forEach((l, i) => {
+        const v = t.layerSparsity[i];
+        rows.push([t.name, l.name, i, shapeText(l.shape), l.size, v === undefined ? '' : Math.round(v * l.size), v === undefined ? '' : v]);
+      });
     exportCsv('sparsity-heatmap', rows);
   }
 }

@@ -62,7 +62,13 @@ function start(): void {
 
   window.addEventListener('message', (ev: MessageEvent) => {
     const msg = parseHostMessage(ev.data);
-    if (!msg) return; // Not ours or malformed: never act on unchecked data.
+    if (!msg) {
+      // Not ours or malformed: never act on unchecked data, but never fail silently on a state either.
+      if (ev.data && typeof ev.data === 'object' && (ev.data as { type?: unknown }).type === 'state') {
+        notice.textContent = 'The project statistics could not be shown: they failed validation (see the Piggyback output channel).';
+      }
+      return;
+    }
     try {
       switch (msg.type) {
         case 'state':
@@ -103,6 +109,8 @@ function renderHeader(el: HTMLElement, s: ProjectStats | undefined, backend: str
   const parts = [
     `backbone ${model || s.backbone.modelPath}`,
     `${s.tasks.length} task${s.tasks.length === 1 ? '' : 's'}`,
+    ...(s.tasks.some((t) => t.state === 'failed') ? [`${s.tasks.filter((t) => t.state === 'failed').length} damaged`] : []),
+    ...(s.backbone.missing ? ['backbone missing'] : []),
     `${s.layers.length} masked layers (${int(s.backbone.maskedParams)} of ${int(s.backbone.totalParams)} weights)`,
     `threshold ${s.threshold}`,
     ...(backend ? [`backend ${backend}`] : []),

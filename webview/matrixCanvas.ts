@@ -4,7 +4,7 @@
  * colour scale and the current theme's text colours.
  */
 import { rgbCss, textOn } from './colorScale';
-import type { MatrixSpec } from './matrixGrid';
+import { UNKNOWN_TEXT, type MatrixSpec } from './matrixGrid';
 import type { Theme } from './theme';
 
 export function matrixToCanvas(spec: MatrixSpec, title: string, legendFmt: (v: number) => string, theme: Theme): HTMLCanvasElement {
@@ -62,12 +62,13 @@ export function matrixToCanvas(spec: MatrixSpec, title: string, legendFmt: (v: n
   ctx.font = font(11);
   spec.values.forEach((row, r) =>
     row.forEach((v, c) => {
-      const rgb = spec.scale.color(v);
+      // Unknown (damaged task): a neutral grey with a dash, outside the colour scale.
+      const rgb: [number, number, number] = v === null ? [128, 128, 128] : spec.scale.color(v);
       ctx.fillStyle = rgbCss(rgb);
       ctx.fillRect(x0 + c * cw, y0 + r * ch, cw - 1, ch - 1);
-      if (spec.showCellText) {
+      if (spec.showCellText || v === null) {
         ctx.fillStyle = textOn(rgb);
-        ctx.fillText(spec.cellText(v), x0 + c * cw + cw / 2, y0 + r * ch + ch / 2);
+        ctx.fillText(v === null ? UNKNOWN_TEXT : spec.cellText(v), x0 + c * cw + cw / 2, y0 + r * ch + ch / 2);
       }
     }),
   );

@@ -8,6 +8,9 @@
 import { announce, h } from './dom';
 import { rgbCss, textOn, type ColorScale } from './colorScale';
 
+/** What an unknown cell shows. */
+export const UNKNOWN_TEXT = '–';
+
 export interface MatrixSpec {
   /** Used as the grid's accessible name and a CSS/data hook. */
   label: string;
@@ -15,7 +18,8 @@ export interface MatrixSpec {
   colLabels: string[];
   /** Longer column header titles (hover), e.g. layer shape. */
   colTitles?: string[];
-  values: number[][];
+  /** null = unknown (a damaged task): drawn hatched with a dash, never coloured as a value. */
+  values: Array<Array<number | null>>;
   scale: ColorScale;
   /** Short text inside a cell. */
   cellText(v: number): string;
@@ -76,20 +80,23 @@ export class MatrixGrid {
       } else rh.textContent = spec.rowLabels[r];
       const tr = h('tr', { role: 'row' }, rh);
       const cells = row.map((v, c) => {
-        const rgb = spec.scale.color(v);
+        const text = v === null ? UNKNOWN_TEXT : spec.cellText(v);
         const td = h('td', {
           role: 'gridcell',
-          class: 'cell',
+          class: v === null ? 'cell unknown' : 'cell',
           tabindex: -1,
           'data-row': r,
           'data-col': c,
           'data-value': String(v),
-          text: spec.showCellText ? spec.cellText(v) : '',
+          text: spec.showCellText ? text : '',
         });
-        // CSSOM writes are allowed by the CSP (style attributes are not).
-        td.style.backgroundColor = rgbCss(rgb);
-        td.style.color = textOn(rgb);
-        if (!spec.showCellText) td.setAttribute('aria-label', spec.cellText(v));
+        if (v !== null) {
+          // CSSOM writes are allowed by the CSP (style attributes are not).
+          const rgb = spec.scale.color(v);
+          td.style.backgroundColor = rgbCss(rgb);
+          td.style.color = textOn(rgb);
+        }
+        if (!spec.showCellText) td.setAttribute('aria-label', v === null ? 'unknown' : text);
         td.addEventListener('mouseenter', () => this.showTooltip(r, c));
         td.addEventListener('mouseleave', () => this.hideTooltipUnlessFocused());
         td.addEventListener('click', () => {

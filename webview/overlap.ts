@@ -110,8 +110,9 @@ export class OverlapView {
     const layerIdx = st.overlapLayer;
     const total = layerIdx >= 0 ? s.layers[layerIdx].size : s.backbone.maskedParams;
     const where = layerIdx >= 0 ? s.layers[layerIdx].name : 'all layers';
-    const scale = metric === 'jaccard' ? makeScale(0, 1) : makeScale(0, niceMax(Math.max(0, ...values.flat())));
-    const names = s.tasks.map((t) => t.name);
+    const known = values.flat().filter((v): v is number => v !== null);
+    const scale = metric === 'jaccard' ? makeScale(0, 1) : makeScale(0, niceMax(Math.max(0, ...known)));
+    const names = s.tasks.map((t) => (t.state === 'failed' ? `${t.name} (damaged)` : t.name));
     this.spec = {
       label: `${METRIC_LABEL[metric]} between tasks, ${where}`,
       rowLabels: names,
@@ -120,9 +121,13 @@ export class OverlapView {
       scale,
       showCellText: names.length <= 16,
       cellText: metric === 'jaccard' ? (v) => v.toFixed(3) : compactCount,
-      describe: (r, c) =>
-        `${names[r]} vs ${names[c]}, ${where}: Jaccard ${mats.jaccard[r][c].toFixed(4)}, Hamming ${int(mats.hamming[r][c])} bits` +
-        (total > 0 ? ` (${pct(mats.hamming[r][c] / total, 2)} of ${int(total)})` : ''),
+      describe: (r, c) => {
+        const jac = mats.jaccard[r][c];
+        const ham = mats.hamming[r][c];
+        if (jac === null || ham === null) return `${names[r]} vs ${names[c]}, ${where}: unknown, a task is damaged`;
+        return `${names[r]} vs ${names[c]}, ${where}: Jaccard ${jac.toFixed(4)}, Hamming ${int(ham)} bits` +
+          (total > 0 ? ` (${pct(ham / total, 2)} of ${int(total)})` : '');
+      },
       onActivate: (r, c) => {
         this.pair = [r, c];
         this.grid.select(r, c);
@@ -146,6 +151,9 @@ export class OverlapView {
     const row = (name: string, title: string, m: OverlapMatrices, size: number, cls = '') => {
       const jac = m.jaccard[a][b];
       const ham = m.hamming[a][b];
+      if (jac === null || ham === null) {
+        return h('tr', { class: cls }, h('th', { scope: 'row', title, text: name }), h('td', { 'data-metric': 'jaccard', 'data-value': 'null', text: '–' }), h('td', { 'data-metric': 'hamming', 'data-value': 'null', text: '–' }));
+      }
       const frac = size > 0 ? ham / size : 0;
       return h(
         'tr',
@@ -190,7 +198,7 @@ export class OverlapView {
     if (!s) return;
     const m = this.matrices(s)[this.ctx.state.overlapMetric];
     const names = s.tasks.map((t) => t.name);
-    exportCsv(this.fileBase(), [['task', ...names], ...m.map((r, i) => [names[i], ...r])]);
+    exportCsv(this.fileBase(), [['task', ...names], ...m.map((r, i) => [names[i], ...r.map((v) => (v === null ? '' : v))])]);
   }
 
   private fileBase(): string {

@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isPiggybackError, PiggybackError } from '../core/errors';
+import { errnoOf, fsError } from '../core/fsErrors';
+import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
+import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
 import { bytes, formatEval, formatStats, formatTask, pct, table } from './format';
@@ -102,7 +105,10 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       const e = await engine();
-      if (!fs.existsSync(path.join(project, 'piggyback.json'))) {
+      if (!fs.existsSync(path.join(project, MANIFEST_FILE))) {
+        // Check what would fail the run before leaving a new project folder behind.
+        checkTaskName(o.task);
+        (await import('../core/data')).checkDatasetSpec(o.dataset);
         await e.createProject({ projectDir: project, modelPath: o.backbone, backend: o.backend });
         if (!o.json) process.stderr.write(`created project ${project} over ${o.backbone}\n`);
       }
@@ -157,9 +163,22 @@ export function buildProgram(): Command {
     .argument('<project>', 'mask project folder')
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
-      const { readProjectStats } = await import('../core/project/store');
+      const { readProjectStats } = await import('../core/project/stats');
       const s = readProjectStats(project);
       print(o.json, s, () => formatStats(s));
+    });
+
+  program
+    .command('relink')
+    .description('point a project at another copy of its backbone (moved checkout, other machine); checks weights and layers')
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--backbone <model>', "model.json of the same backbone, or 'reference-cnn' for the embedded one")
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const e = await engine();
+      const s = await e.relinkBackbone({ projectDir: project, modelPath: o.backbone, backend: o.backend });
+      print(o.json, s, () => `relinked ${s.dir} to ${s.backbone.alias ?? s.backbone.modelPath} (sha256 ${s.backbone.sha256.slice(0, 12)}.. and ${s.layers.length} masked layers match)`);
     });
 
   program
@@ -178,7 +197,7 @@ export function buildProgram(): Command {
     .argument('<project>', 'mask project folder')
     .requiredOption('--task <name>', 'task name')
     .action(async (project: string, o) => {
-      const { deleteTask } = await import('../core/project/store');
+      const { deleteTask } = await import('../core/project/taskFiles');
       deleteTask(project, o.task);
       process.stdout.write(`deleted task "${o.task}"\n`);
     });
@@ -259,6 +278,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  storeNotices.sink = (line) => process.stderr.write(`note: ${line}\n`);
   try {
     await buildProgram().parseAsync(argv);
     return 0;
@@ -266,6 +286,11 @@ export async function main(argv: string[]): Promise<number> {
     if (isPiggybackError(e)) {
       process.stderr.write(`error: ${e.oneLine()}\n`);
       return e.code === 'CANCELLED' ? 130 : 1;
+    }
+    // Filesystem failures that reached here still get one line, not a stack trace.
+    if (errnoOf(e)) {
+      process.stderr.write(`error: ${(fsError(e) as PiggybackError).oneLine()}\n`);
+      return 1;
     }
     if (e && typeof e === 'object' && 'exitCode' in e && (e as { code?: string }).code?.startsWith('commander.')) return (e as { exitCode: number }).exitCode;
     process.stderr.write(`internal error: ${(e as Error)?.stack ?? e}\n`);

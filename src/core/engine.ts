@@ -9,17 +9,21 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendInfo, type BackendPreference } from './backend';
 import { PiggybackError, isPiggybackError } from './errors';
-import { loadDataset } from './data';
+import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
-import * as store from './project/store';
+import { MANIFEST_FILE } from './project/manifest';
+import { createProject as createProjectDir, openProject, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
+import { readProjectStats } from './project/stats';
+import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import { evaluateLogits } from './train/batches';
 import { trainLoop } from './train/loop';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
 import {
   DEFAULT_TRAIN_OPTIONS,
   type BaselineResult,
+  type DataLimits,
   type DataSplits,
   type EvalResult,
   type ProjectStats,
@@ -76,13 +80,6 @@ export interface BaselineRequest extends BackendRequest {
 
 export type EventSink = (e: TrainEvent) => void;
 
-/** Data limits a task was trained with, kept so baselines and re-evaluation use the same data. */
-export interface DataLimits {
-  trainPerClass?: number;
-  testLimit?: number;
-  valFraction: number;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Backbones are cached per process: a worker trains many tasks on one backbone.
 
@@ -114,20 +111,24 @@ async function useBackend(req: BackendRequest): Promise<BackendInfo> {
 }
 
 /** Opens a project and its backbone, refusing a backbone whose weights or layers changed. */
-async function openWithBackbone(projectDir: string): Promise<{ handle: store.ProjectHandle; backbone: Backbone }> {
-  const first = store.openProject(projectDir);
+async function openWithBackbone(projectDir: string): Promise<{ handle: ProjectHandle; backbone: Backbone }> {
+  const first = openProject(projectDir);
   const b = first.manifest.backbone;
+  if (!fs.existsSync(first.modelPath)) {
+    throw new PiggybackError('FILE_NOT_FOUND', `the backbone of ${first.dir} is missing: no model.json at ${first.modelPath}`,
+      `point the project at a copy of it with \`piggyback relink ${first.dir} --backbone <model.json>\` (or "Relink Backbone" in VS Code)`);
+  }
   const backbone = await backboneFor(first.modelPath, b.cutAt, b.inputShape);
-  const handle = store.openProject(projectDir, { sha256: backbone.sha256, layers: backbone.layers, modelPath: first.modelPath });
+  const handle = openProject(projectDir, { sha256: backbone.sha256, layers: backbone.layers, modelPath: first.modelPath });
   return { handle, backbone };
 }
 
 // ---------------------------------------------------------------------------------------------
 
 /** Resolves a backbone argument: an alias or a model.json path. */
-function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cutAt?: string; inputSize?: number } {
+function resolveBackboneArg(req: { projectDir: string; modelPath?: string; cutAt?: string; inputSize?: number }): { modelPath: string; cutAt?: string; inputSize?: number; alias?: string } {
   const arg = req.modelPath ?? 'reference-cnn';
-  if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt };
+  if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt, alias: 'reference-cnn' };
   if (arg === MOBILENET_ALIAS) {
     const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
     return { modelPath, cutAt: req.cutAt ?? MOBILENET_DEFAULT_CUT, inputSize: req.inputSize ?? 32 };
@@ -137,15 +138,16 @@ function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cut
 
 export async function createProject(req: CreateProjectRequest): Promise<ProjectStats> {
   await useBackend(req);
-  if (fs.existsSync(path.join(req.projectDir, 'piggyback.json'))) {
+  if (fs.existsSync(path.join(req.projectDir, MANIFEST_FILE))) {
     throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
   }
-  const { modelPath, cutAt, inputSize } = resolveBackboneArg(req);
+  const { modelPath, cutAt, inputSize, alias } = resolveBackboneArg(req);
   const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
-  store.createProject(
+  createProjectDir(
     req.projectDir,
     {
       modelPath: path.resolve(modelPath),
+      ...(alias ? { alias } : {}),
       sha256: backbone.sha256,
       cutAt: backbone.cutAt,
       inputShape: backbone.inputShape,
@@ -155,7 +157,25 @@ export async function createProject(req: CreateProjectRequest): Promise<ProjectS
     backbone.layers,
     req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold,
   );
-  return store.readProjectStats(req.projectDir);
+  return readProjectStats(req.projectDir);
+}
+
+export interface RelinkRequest extends BackendRequest {
+  projectDir: string;
+  /** A model.json path, or 'reference-cnn' for the embedded backbone. */
+  modelPath: string;
+}
+
+/** Points a project at another copy of its backbone after checking its weights and layers. */
+export async function relinkBackbone(req: RelinkRequest): Promise<ProjectStats> {
+  await useBackend(req);
+  const h = openProject(req.projectDir);
+  const b = h.manifest.backbone;
+  const { modelPath, alias } = resolveBackboneArg({ projectDir: req.projectDir, modelPath: req.modelPath });
+  if (!fs.existsSync(modelPath)) throw new PiggybackError('FILE_NOT_FOUND', `model file ${modelPath} does not exist`, 'pass the model.json of the backbone the project was made on');
+  const backbone = await backboneFor(modelPath, b.cutAt, b.inputShape);
+  relinkProjectBackbone(req.projectDir, modelPath, { sha256: backbone.sha256, layers: backbone.layers, ...(alias ? { alias } : {}) });
+  return readProjectStats(req.projectDir);
 }
 
 async function loadTaskData(backbone: Backbone, spec: string, limits: DataLimits, seed: number): Promise<DataSplits> {
@@ -192,11 +212,10 @@ function wrapEvents(onEvent: EventSink | undefined, task: string, run: () => Pro
 }
 
 export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats> {
-  store.checkTaskName(req.task);
-  let handle = store.openProject(req.projectDir);
-  if (!req.overwrite && handle.manifest.tasks.includes(req.task)) {
-    throw new PiggybackError('TASK_EXISTS', `task "${req.task}" already exists in ${req.projectDir}`, 'pick another name or pass --overwrite');
-  }
+  // Everything that would fail the save is checked before the run, not after it.
+  checkCanSaveTask(req.projectDir, req.task, { overwrite: req.overwrite });
+  checkDatasetSpec(req.dataset);
+  let handle = openProject(req.projectDir);
   const opts = resolveOptions(req.options, handle.manifest.threshold);
   const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
   await wrapEvents(onEvent, req.task, async () => {
@@ -226,14 +245,12 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
       });
       const evaluation = evaluateLogits(data.test, (x) => net.logits(x, false));
       const trainSeconds = (performance.now() - t0) / 1000;
-      store.saveTask(
+      saveTask(
         req.projectDir,
         {
           name: req.task,
           dataset: req.dataset,
           classNames: data.train.classNames,
-          maskKind: opts.maskKind,
-          bnMode: opts.bnMode,
           options: opts,
           dataLimits: limits,
           masks: net.masks(),
@@ -275,19 +292,19 @@ export function maskChange(before: Array<Uint8Array | Int8Array>, now: Array<Uin
 }
 
 function taskStats(projectDir: string, task: string): TaskStats {
-  const t = store.readProjectStats(projectDir).tasks.find((x) => x.name === task);
+  const t = readProjectStats(projectDir).tasks.find((x) => x.name === task);
   if (!t) throw new PiggybackError('UNKNOWN_TASK', `task "${task}" was not found after saving`);
   return t;
 }
 
 /** Rebuilds a stored task's network (masks, head, BN) on its backbone. */
-async function restoreTask(projectDir: string, task: string): Promise<{ backbone: Backbone; net: PiggybackNet; artifacts: store.TaskArtifacts }> {
+async function restoreTask(projectDir: string, task: string): Promise<{ backbone: Backbone; net: PiggybackNet; artifacts: TaskArtifacts }> {
   const { backbone } = await openWithBackbone(projectDir);
-  const artifacts = store.loadTask(projectDir, task);
+  const artifacts = loadTask(projectDir, task);
   const net = new PiggybackNet(
     backbone,
     artifacts.classNames.length,
-    { ...artifacts.options, maskKind: artifacts.maskKind, bnMode: artifacts.bnMode, name: task },
+    { ...artifacts.options, name: task },
     { masks: artifacts.masks, head: artifacts.head, bn: artifacts.bn },
   );
   return { backbone, net, artifacts };
@@ -297,7 +314,7 @@ export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): 
   await useBackend(req);
   const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
   try {
-    const limits = store.readTaskMeta(req.projectDir, req.task).dataLimits ?? { valFraction: 0.1 };
+    const limits = readTaskMeta(req.projectDir, req.task).dataLimits ?? { valFraction: 0.1 };
     const data = await loadTaskData(backbone, req.dataset ?? artifacts.dataset, { ...limits, testLimit: req.testLimit ?? limits.testLimit }, artifacts.options.seed);
     if (data.test.classNames.length !== artifacts.classNames.length) {
       throw new PiggybackError(
@@ -317,7 +334,7 @@ export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): 
 export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<BaselineResult[]> {
   const info = await useBackend(req);
   const { backbone } = await openWithBackbone(req.projectDir);
-  const meta = store.readTaskMeta(req.projectDir, req.task);
+  const meta = readTaskMeta(req.projectDir, req.task);
   const limits = meta.dataLimits ?? { valFraction: 0.1 };
   const opts = meta.options;
   const data = await loadTaskData(backbone, meta.dataset, limits, opts.seed);
@@ -345,7 +362,7 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
         });
         const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
         const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored };
-        store.saveBaseline(req.projectDir, req.task, result);
+        saveBaseline(req.projectDir, req.task, result);
         results.push(result);
         onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: result.trainSeconds });
       } finally {
@@ -358,11 +375,11 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
 
 /** Reads manifest + packed masks only: no TF.js work, fast, safe to call from the extension host. */
 export function projectStats(projectDir: string): ProjectStats {
-  return store.readProjectStats(projectDir);
+  return readProjectStats(projectDir);
 }
 
 export function deleteTask(projectDir: string, task: string): void {
-  store.deleteTask(projectDir, task);
+  deleteStoredTask(projectDir, task);
 }
 
 export { listBuiltinDatasets } from './data/builtin';

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'NAN_LOSS'
   | 'CANCELLED'
   | 'BAD_ARGUMENT'
-  | 'BACKEND_UNAVAILABLE';
+  | 'BACKEND_UNAVAILABLE'
+  | 'IO_ERROR';
 
 export class PiggybackError extends Error {
   constructor(

@@ -26,3 +26,11 @@ export function packageRoot(): string {
 export function defaultBackbonePath(): string {
   return path.join(packageRoot(), 'models', 'reference-cnn', 'model.json');
 }
+
+/** Embedded backbones a project can name by alias instead of by path. */
+export const BUILTIN_BACKBONES = ['reference-cnn'] as const;
+
+/** model.json of an embedded backbone, or null for an unknown alias. */
+export function builtinBackbonePath(alias: string): string | null {
+  return alias === 'reference-cnn' ? defaultBackbonePath() : null;
+}

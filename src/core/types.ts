@@ -74,6 +74,24 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   seed: 1,
 };
 
+/** Data limits a task was trained with, kept so baselines and re-evaluation use the same data. */
+export interface DataLimits {
+  /** Cap on training images per class; undefined = all. */
+  trainPerClass?: number;
+  /** Cap on test images; undefined = all. */
+  testLimit?: number;
+  /** Fraction of train held out as validation. */
+  valFraction: number;
+}
+
+/** One BatchNorm layer's parameters: tensors while training, Float32Arrays on disk. */
+export interface BnValues<T> {
+  gamma: T;
+  beta: T;
+  movingMean: T;
+  movingVariance: T;
+}
+
 export interface EvalResult {
   accuracy: number;
   perClassAccuracy: number[];
@@ -117,7 +135,7 @@ export interface BaselineResult {
   bytesIfStored: number;
 }
 
-/** Everything the inspector and webview show about one task, computed from disk without TF.js. */
+/** Everything the inspector and webview show about one task, computed from disk without TF.js. null = unknown (damaged task). */
 export interface TaskStats {
   name: string;
   dataset: string;
@@ -125,32 +143,39 @@ export interface TaskStats {
   maskKind: MaskKind;
   bnMode: BnMode;
   testAccuracy: number | null;
-  /** Fraction of masked weights switched off, per layer in manifest order. */
+  /** Fraction of masked weights switched off, per layer in manifest order (empty when unknown). */
   layerSparsity: number[];
-  sparsity: number;
+  sparsity: number | null;
   /** Bytes on disk for this task (mask + head + BN + metadata). */
-  bytes: number;
+  bytes: number | null;
   /** mask.bin as stored (entropy-coded when smaller) per masked weight. */
-  bitsPerMaskedWeight: number;
+  bitsPerMaskedWeight: number | null;
   /** Plain bit-packing: 1 bit per weight (2 ternary) plus header. */
-  rawBitsPerMaskedWeight: number;
+  rawBitsPerMaskedWeight: number | null;
   state: 'trained' | 'training' | 'failed';
+  /** Why a 'failed' task cannot be used (the one-line error its files give), else null. */
+  damage: string | null;
   history: EpochMetrics[];
   baselines: BaselineResult[];
   options: TrainOptions;
 }
 
 export interface OverlapMatrices {
-  /** [i][j] Jaccard of kept (non-zero) weights between task i and j. */
-  jaccard: number[][];
-  /** [i][j] number of mask entries that differ. */
-  hamming: number[][];
+  /** [i][j] Jaccard of kept (non-zero) weights between task i and j; null when either task is damaged. */
+  jaccard: Array<Array<number | null>>;
+  /** [i][j] number of mask entries that differ; null when either task is damaged. */
+  hamming: Array<Array<number | null>>;
 }
 
 export interface ProjectStats {
   dir: string;
   backbone: {
+    /** Absolute path the backbone resolves to now. */
     modelPath: string;
+    /** Embedded backbone alias ('reference-cnn'), or null for a model given by path. */
+    alias: string | null;
+    /** True when no model.json is found there: evaluate and train need a relink first. */
+    missing: boolean;
     sha256: string;
     cutAt: string | null;
     inputShape: number[];

@@ -6,9 +6,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { deleteTask } from './commands/deleteTask';
+import { relinkBackbone } from './commands/relink';
 import { evaluateMask } from './commands/evaluate';
 import { guarded } from './commands/guard';
-import { normaliseArgs, type BaselineArgs, type CreateProjectArgs, type DeleteArgs, type EvaluateArgs, type ReportArgs, type TaskArgs, type TrainArgs } from './commands/args';
+import { normaliseArgs, type BaselineArgs, type CreateProjectArgs, type DeleteArgs, type EvaluateArgs, type RelinkArgs, type ReportArgs, type TaskArgs, type TrainArgs } from './commands/args';
 import { runBaselines } from './commands/baselines';
 import { createProjectFlow, openProject } from './commands/project';
 import { exportReport } from './commands/report';
@@ -21,6 +22,7 @@ import { InspectorTree, type InspectorNode } from './inspectorTree';
 import { JobRunner } from './jobRunner';
 import { Log } from './log';
 import { ProjectModel } from './projectModel';
+import { storeNotices } from '../core/project/projectDir';
 import { JobStatusBar } from './statusBar';
 
 export function activate(context: vscode.ExtensionContext): { ctx: ExtCtx } {
@@ -43,6 +45,8 @@ export function activate(context: vscode.ExtensionContext): { ctx: ExtCtx } {
     treeView,
     statusBar,
   };
+  // Repairs made while opening a project (adopted or removed task folders) are logged, never silent.
+  storeNotices.sink = (line) => log.info(line);
   log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)} (node ${process.version})`);
 
   const reg = (id: string, fn: (arg?: unknown) => unknown): void => {
@@ -59,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): { ctx: ExtCtx } {
   reg('piggyback.openProject', guarded(ctx, 'Open Mask Project', (a) => openProject(ctx, normaliseArgs<TaskArgs>(a))));
   reg('piggyback.createProject', guarded(ctx, 'Create Mask Project', (a) => createProjectFlow(ctx, normaliseArgs<CreateProjectArgs>(a))));
   reg('piggyback.deleteTask', guarded(ctx, 'Delete Task', (a) => deleteTask(ctx, normaliseArgs<DeleteArgs>(a))));
+  reg('piggyback.relinkBackbone', guarded(ctx, 'Relink Backbone', (a) => relinkBackbone(ctx, normaliseArgs<RelinkArgs>(a))));
   reg('piggyback.refresh', async () => {
     if (!model.dir) await model.autoDetect();
     else model.reload();

@@ -3,8 +3,13 @@ export function pct(x: number | null | undefined, digits = 1): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)}%`;
 }
 
-export function bytes(n: number): string {
-  if (!Number.isFinite(n)) return '–';
+/** `x` with `digits` decimals, '–' when unknown. */
+export function fixed(x: number | null | undefined, digits = 3): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+}
+
+export function bytes(n: number | null): string {
+  if (n === null || !Number.isFinite(n)) return '–';
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / (1024 * 1024)).toFixed(2)} MB`;

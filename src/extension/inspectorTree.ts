@@ -25,6 +25,7 @@ export function taskOfNode(x: unknown): { project: string; task: string } | unde
 }
 
 export function taskDescription(t: TaskStats): string {
+  if (t.state === 'failed') return `damaged: ${t.damage ?? 'unreadable'}`;
   const acc = t.testAccuracy === null ? 'acc –' : `acc ${fmt.pct(t.testAccuracy)}`;
   return `${acc} · ${fmt.pct(t.sparsity)} off · ${fmt.bytes(t.bytes)} · ${t.state}`;
 }
@@ -57,7 +58,17 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
           },
         ];
       }
-      return [{ kind: 'backbone', stats }];
+      const nodes: InspectorNode[] = [{ kind: 'backbone', stats }];
+      if (stats.backbone.missing) {
+        nodes.unshift({
+          kind: 'message',
+          label: 'Backbone missing: Relink Backbone…',
+          detail: `no model.json at ${stats.backbone.modelPath}`,
+          icon: 'warning',
+          command: { title: 'Relink Backbone', command: 'piggyback.relinkBackbone', arguments: [{ project: stats.dir }] },
+        });
+      }
+      return nodes;
     }
     if (node.kind === 'backbone') {
       if (!node.stats.tasks.length) {
@@ -73,6 +84,7 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
       return node.stats.tasks.map((task) => ({ kind: 'task' as const, stats: node.stats, task }));
     }
     if (node.kind === 'task') {
+      if (node.task.state === 'failed') return [];
       return node.stats.layers.map((layer, index) => ({ kind: 'layer' as const, stats: node.stats, task: node.task, layer, index }));
     }
     return [];
@@ -89,15 +101,16 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
     switch (node.kind) {
       case 'backbone': {
         const b = node.stats.backbone;
-        const item = new vscode.TreeItem(`Backbone: ${path.basename(path.dirname(b.modelPath)) || b.modelPath}`, vscode.TreeItemCollapsibleState.Expanded);
+        const label = b.alias ?? (path.basename(path.dirname(b.modelPath)) || b.modelPath);
+        const item = new vscode.TreeItem(`Backbone: ${label}${b.missing ? ' (missing)' : ''}`, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `backbone:${node.stats.dir}`;
         item.description = `${fmt.count(b.totalParams)} params · ${fmt.count(b.maskedParams)} masked · ${node.stats.tasks.length} task${node.stats.tasks.length === 1 ? '' : 's'}`;
-        item.iconPath = new vscode.ThemeIcon('circuit-board');
+        item.iconPath = new vscode.ThemeIcon(b.missing ? 'warning' : 'circuit-board');
         item.contextValue = 'piggyback.backbone';
         item.tooltip = new vscode.MarkdownString(
           [
             `**Project** \`${node.stats.dir}\``,
-            `**Model** \`${b.modelPath}\`${b.cutAt ? ` (cut at \`${b.cutAt}\`)` : ''}`,
+            `**Model** \`${b.modelPath}\`${b.cutAt ? ` (cut at \`${b.cutAt}\`)` : ''}${b.missing ? ' — **missing**: run *Piggyback: Relink Backbone*' : ''}`,
             `**Input** ${fmt.shape(b.inputShape)}`,
             `**Parameters** ${b.totalParams.toLocaleString('en-US')} total, ${b.maskedParams.toLocaleString('en-US')} masked in ${node.stats.layers.length} layers`,
             `**Threshold** ${node.stats.threshold}`,
@@ -113,11 +126,11 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
         item.description = taskDescription(t);
         item.contextValue = 'piggyback.task';
         item.iconPath = new vscode.ThemeIcon(t.state === 'trained' ? 'pass' : t.state === 'training' ? 'sync~spin' : 'error');
-        item.tooltip = new vscode.MarkdownString(
+        item.tooltip = t.state === 'failed' ? new vscode.MarkdownString(`**${t.name}** is damaged: ${t.damage ?? 'unreadable'}`) : new vscode.MarkdownString(
           [
             `**${t.name}** on \`${t.dataset}\` (${t.classNames.length} classes)`,
             `test accuracy ${fmt.pct(t.testAccuracy, 2)}, ${fmt.pct(t.sparsity, 2)} of masked weights off`,
-            `${fmt.bytes(t.bytes)} on disk, ${t.bitsPerMaskedWeight.toFixed(3)} bits per masked weight`,
+            `${fmt.bytes(t.bytes)} on disk, ${fmt.fixed(t.bitsPerMaskedWeight)} bits per masked weight`,
             `${t.maskKind} mask, BN ${t.bnMode}, ${t.options.epochs} epochs, batch ${t.options.batchSize}`,
           ].join('\n\n'),
         );

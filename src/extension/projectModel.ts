@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readProjectStats } from '../core/project/store';
+import { readProjectStats } from '../core/project/stats';
 import type { ProjectStats } from '../core/types';
 import { errorLine } from './jobErrors';
 import type { Log } from './log';

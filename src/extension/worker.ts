@@ -5,12 +5,16 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as engine from '../core/engine';
+import { storeNotices } from '../core/project/projectDir';
 import type { TrainEvent } from '../core/types';
 import { serializeError } from './jobErrors';
 import type { HostToWorker, JobRequest, WorkerToHost } from './workerProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
+
+// Repairs made while opening a project (adopted or removed task folders) go to the output channel.
+storeNotices.sink = (line) => post({ type: 'log', message: line });
 
 const abort = new AbortController();
 let started = false;
@@ -43,6 +47,8 @@ async function run(job: JobRequest): Promise<unknown> {
     case 'deleteTask':
       engine.deleteTask(job.projectDir, job.task);
       return null;
+    case 'relink':
+      return engine.relinkBackbone(job.req);
   }
 }
 

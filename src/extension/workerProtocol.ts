@@ -3,6 +3,7 @@ import type {
   BaselineRequest,
   CreateProjectRequest,
   EvaluateRequest,
+  RelinkRequest,
   TrainTaskRequest,
 } from '../core/engine';
 import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
@@ -13,7 +14,8 @@ export type JobRequest =
   | { kind: 'evaluate'; req: EvaluateRequest }
   | { kind: 'baselines'; req: BaselineRequest }
   | { kind: 'createProject'; req: CreateProjectRequest }
-  | { kind: 'deleteTask'; projectDir: string; task: string };
+  | { kind: 'deleteTask'; projectDir: string; task: string }
+  | { kind: 'relink'; req: RelinkRequest };
 
 export interface JobResults {
   train: TaskStats;
@@ -21,6 +23,7 @@ export interface JobResults {
   baselines: BaselineResult[];
   createProject: ProjectStats;
   deleteTask: null;
+  relink: ProjectStats;
 }
 
 export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };

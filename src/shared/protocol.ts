@@ -162,18 +162,19 @@ const isTask = (x: unknown): x is TaskStats =>
   isBnMode(x.bnMode) &&
   isNumOrNull(x.testAccuracy) &&
   isNumArr(x.layerSparsity) &&
-  isNum(x.sparsity) &&
-  isNum(x.bytes) &&
-  isNum(x.bitsPerMaskedWeight) &&
-  isNum(x.rawBitsPerMaskedWeight) &&
+  isNumOrNull(x.sparsity) &&
+  isNumOrNull(x.bytes) &&
+  isNumOrNull(x.bitsPerMaskedWeight) &&
+  isNumOrNull(x.rawBitsPerMaskedWeight) &&
   isTaskState(x.state) &&
+  (x.damage === null || isStr(x.damage)) &&
   isArrOf(x.history, isEpochMetrics) &&
   isArrOf(x.baselines, isBaseline) &&
   isOptions(x.options);
 
-/** Square n x n numeric matrix: the views index [i][j] for every task pair without checks. */
-const isSquare = (x: unknown, n: number): x is number[][] =>
-  Array.isArray(x) && x.length === n && x.every((row) => isNumArr(row) && row.length === n);
+/** Square n x n matrix of numbers or null (unknown: a damaged task): the views index [i][j] for every task pair. */
+const isSquare = (x: unknown, n: number): x is Array<Array<number | null>> =>
+  Array.isArray(x) && x.length === n && x.every((row) => isArrOf(row, isNumOrNull) && row.length === n);
 
 const isOverlap = (x: unknown, n: number): x is OverlapMatrices =>
   isObj(x) && isSquare(x.jaccard, n) && isSquare(x.hamming, n);
@@ -185,6 +186,8 @@ export function isProjectStats(x: unknown): x is ProjectStats {
   if (
     !isObj(b) ||
     !isStr(b.modelPath) ||
+    !(b.alias === null || isStr(b.alias)) ||
+    typeof b.missing !== 'boolean' ||
     !isStr(b.sha256) ||
     !(b.cutAt === null || isStr(b.cutAt)) ||
     !isArrOf(b.inputShape, isInt) ||
@@ -195,7 +198,8 @@ export function isProjectStats(x: unknown): x is ProjectStats {
   if (!isArrOf(x.layers, isLayer) || !isArrOf(x.tasks, isTask)) return false;
   const nl = x.layers.length;
   const nt = x.tasks.length;
-  if (!x.tasks.every((t) => t.layerSparsity.length === nl)) return false;
+  // A damaged task has no per-layer numbers (empty); a readable one has one per layer.
+  if (!x.tasks.every((t) => t.layerSparsity.length === nl || (t.state === 'failed' && t.layerSparsity.length === 0))) return false;
   const ov = x.overlap;
   if (!isObj(ov) || !isOverlap(ov.overall, nt)) return false;
   if (!Array.isArray(ov.perLayer) || ov.perLayer.length !== nl) return false;

@@ -57,6 +57,7 @@ export function makeStats(): ProjectStats {
     bitsPerMaskedWeight: 0.5,
     rawBitsPerMaskedWeight: 1,
     state: 'trained',
+    damage: null,
     history: history(t, 3, t !== 2),
     baselines:
       t === 0
@@ -68,6 +69,8 @@ export function makeStats(): ProjectStats {
     dir: '/tmp/project',
     backbone: {
       modelPath: '/models/tiny-cnn/model.json',
+      alias: null,
+      missing: false,
       sha256: 'ab'.repeat(32),
       cutAt: null,
       inputShape: [28, 28, 1],

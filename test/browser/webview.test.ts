@@ -139,7 +139,7 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-overlap');
     assert.equal(await page.isVisible('#panel-heatmap'), false);
     const sel = 'section[data-view="overlap"] td.cell';
-    const check = async (m: number[][]) => {
+    const check = async (m: Array<Array<number | null>>) => {
       const cells = await cellValues(sel);
       assert.equal(cells.length, 9);
       for (const { r, c, v } of cells) assert.equal(v, m[r][c], `overlap ${r},${c}`);

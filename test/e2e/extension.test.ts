@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
-import { readProjectStats } from '../../src/core/project/store';
+import { readProjectStats } from '../../src/core/project/stats';
 import type { ProjectStats } from '../../src/core/types';
 import { ensureCodeServer, installExtension, launch, makeDirs, REPO_ROOT, type CodeServer, type CodeServerDirs } from './codeServer';
 import { openBrowser, Workbench } from './workbench';
@@ -274,7 +274,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     const row = wb.treeRow(TASK);
     await row.waitFor();
     const text = (await row.innerText()).replace(/\s+/g, ' ');
-    const expected = `acc ${pct(t.testAccuracy)} · ${pct(t.sparsity)} off · ${fmtBytes(t.bytes)} · ${t.state}`;
+    const expected = `acc ${pct(t.testAccuracy)} · ${pct(t.sparsity ?? NaN)} off · ${fmtBytes(t.bytes ?? NaN)} · ${t.state}`;
     assert.ok(text.includes(expected), `tree shows "${text}", disk says "${expected}"`);
     let checked = 1;
     await row.click();

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf, useWasm, savedReferenceCnn, quadrantDataset, writeIdxDataset, tmpDir, snapshotDir } from '../helpers/engineFixtures';
 import * as engine from '../../src/core/engine';
-import { loadTask } from '../../src/core/project/store';
+import { loadTask } from '../../src/core/project/taskFiles';
 import type { TrainEvent } from '../../src/core/types';
 
 let modelPath: string;

@@ -6,9 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MaskedLayerInfo } from '../../src/core/types';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/types';
-import {
-  createProject, deleteTask, listTasks, loadTask, openProject, saveBaseline, saveTask, readProjectStats, type TaskArtifacts,
-} from '../../src/core/project/store';
+import { createProject, listTasks, openProject } from '../../src/core/project/projectDir';
+import { readProjectStats } from '../../src/core/project/stats';
+import { deleteTask, loadTask, saveBaseline, saveTask, type TaskArtifacts } from '../../src/core/project/taskFiles';
 import { SimulatedCrash, testHooks, writeFileAtomic, cleanupStale, withLock, type WriteStep } from '../../src/core/project/atomic';
 
 const scratchDirs: string[] = [];
@@ -39,7 +39,7 @@ function art(name: string, seed: number): TaskArtifacts {
   let s = seed;
   const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   return {
-    name, dataset: `ds${seed}`, classNames: ['a', 'b', 'c', 'd', 'e'], maskKind: 'binary', bnMode: 'frozen',
+    name, dataset: `ds${seed}`, classNames: ['a', 'b', 'c', 'd', 'e'],
     options: DEFAULT_TRAIN_OPTIONS, masks: LAYERS.map((l) => new Uint8Array(l.size).map(() => (r() < 0.5 ? 1 : 0))),
     head: { kernel: new Float32Array(100).map(() => r()), shape: [20, 5], bias: new Float32Array(5).map(() => r()) },
     history: [], testAccuracy: seed / 100, trainSeconds: seed,

@@ -6,10 +6,10 @@ import * as path from 'node:path';
 import type { EpochMetrics, MaskedLayerInfo, TrainOptions } from '../../src/core/types';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/types';
 import { PiggybackError } from '../../src/core/errors';
-import {
-  createProject, deleteTask, loadPackedMasks, loadTask, openProject, readProjectStats, saveBaseline, saveTask,
-  taskBytes, listTasks, type BackboneRecord, type TaskArtifacts,
-} from '../../src/core/project/store';
+import type { BackboneRecord } from '../../src/core/project/manifest';
+import { createProject, listTasks, openProject } from '../../src/core/project/projectDir';
+import { readProjectStats } from '../../src/core/project/stats';
+import { deleteTask, loadPackedMasks, loadTask, saveBaseline, saveTask, taskBytes, type TaskArtifacts } from '../../src/core/project/taskFiles';
 import { unpackBinary } from '../../src/core/project/bitpack';
 import { computeOverlap } from '../../src/core/project/analytics';
 import { rng } from '../helpers/xorshift';
@@ -72,8 +72,7 @@ function artifacts(name: string, seed: number, kind: 'binary' | 'ternary' = 'bin
   const f = (n: number) => new Float32Array(n).map(() => r() * 2 - 1);
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, maskKind: kind, bnMode: withBn ? 'trainable' : 'frozen', seed };
   return {
-    name, dataset: 'mnist', classNames: Array.from({ length: 10 }, (_, i) => String(i)), maskKind: kind,
-    bnMode: withBn ? 'trainable' : 'frozen', options, masks,
+    name, dataset: 'mnist', classNames: Array.from({ length: 10 }, (_, i) => String(i)), options, masks,
     head: { kernel: f(32 * 10), shape: [32, 10], bias: f(10) },
     bn: withBn ? [{ layer: 'bn1', gamma: f(8), beta: f(8), movingMean: f(8), movingVariance: f(8) }, { layer: 'bn2', gamma: f(16), beta: f(16), movingMean: f(16), movingVariance: f(16) }] : undefined,
     history: history(3, r), testAccuracy: r(),
@@ -110,10 +109,12 @@ test('create/open: manifest contents, relative model path, refuse to overwrite',
   fs.writeFileSync(path.join(rel, 'models', 'model.json'), '{}');
   createProject(rel, { ...backbone(rel), modelPath: 'models/model.json' }, LAYERS, 5e-3);
   assert.equal(openProject(rel).modelPath, path.join(rel, 'models', 'model.json'));
-  // far-away model stays absolute
+  // a far-away model is stored relative, with its absolute path as the fallback
   const far = path.join(tmpDir(), 'a', 'b', 'c', 'p');
   createProject(far, { ...backbone(far), modelPath: '/opt/models/x/model.json' }, LAYERS, 5e-3);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(far, 'piggyback.json'), 'utf8')).backbone.modelPath, path.resolve('/opt/models/x/model.json'));
+  const fb = JSON.parse(fs.readFileSync(path.join(far, 'piggyback.json'), 'utf8')).backbone;
+  assert.equal(path.resolve(far, fb.modelPath), path.resolve('/opt/models/x/model.json'));
+  assert.equal(fb.modelPathAbsolute, path.resolve('/opt/models/x/model.json'));
 });
 
 test('open errors: missing folder/manifest, corrupt JSON, wrong format/version', () => {
@@ -152,7 +153,7 @@ test('save/load round-trips exactly (binary, ternary, BN, history, evaluation)',
   for (const [a, kind, bn] of [[artifacts('bin', 1), 'binary', false], [artifacts('tern', 2, 'ternary', true), 'ternary', true]] as const) {
     saveTask(dir, a);
     const b = loadTask(dir, a.name);
-    assert.equal(b.maskKind, kind);
+    assert.equal(b.options.maskKind, kind);
     assert.equal(b.masks.length, a.masks.length);
     a.masks.forEach((m, l) => {
       assert.equal(b.masks[l].constructor, kind === 'ternary' ? Int8Array : Uint8Array);
@@ -318,7 +319,7 @@ test('saveBaseline adds and replaces by method; readProjectStats reflects disk',
   assert.deepEqual(s.overlap.overall, ov.overall);
   assert.equal(s.overlap.perLayer.length, LAYERS.length);
   assert.equal(s.overlap.overall.jaccard[0][0], 1);
-  assert.ok(s.overlap.overall.hamming[0][1] > 0);
+  assert.ok((s.overlap.overall.hamming[0][1] ?? 0) > 0);
   // empty project
   const empty = readProjectStats(newProject());
   assert.deepEqual(empty.tasks, []);
@@ -363,5 +364,5 @@ test('sparse ternary masks are coded filter by filter and load back exactly', ()
   assert.deepEqual(loadTask(dir, 'tern').masks, a.masks);
   const stats = readProjectStats(dir).tasks[0];
   const off = a.masks.reduce((n, m) => n + m.filter((v) => v === 0).length, 0);
-  assert.ok(Math.abs(stats.sparsity - off / MASKED) < 1e-12, 'sparsity read from the coded file');
+  assert.ok(Math.abs((stats.sparsity ?? NaN) - off / MASKED) < 1e-12, 'sparsity read from the coded file');
 });

@@ -204,11 +204,24 @@ export async function readIdxFolder(dir: string, classNames?: string[]): Promise
       'train and test images must have the same size',
     );
   }
+  if (train.count === 0) throw badDataset(`${train.file} holds 0 training images`, 'an IDX training set needs images of at least 2 classes');
+  if (test.count === 0) throw badDataset(`${test.file} holds 0 test images`, 'the test set needs images to evaluate on');
   let names = classNames ?? readClassesTxt(dir);
   let source = classNames ? 'given class list' : names ? 'classes.txt' : '';
   if (!names) {
+    // Without a class list, classes are the labels present: a gap (e.g. one stray label 200)
+    // would silently make empty classes and a head with outputs nothing trains.
+    const present = new Set<number>(trainLab.labels);
     let max = 0;
-    for (const l of trainLab.labels) if (l > max) max = l;
+    for (const l of present) if (l > max) max = l;
+    const empty: number[] = [];
+    for (let c = 0; c <= max && empty.length < 6; c++) if (!present.has(c)) empty.push(c);
+    if (empty.length) {
+      throw badDataset(
+        `${trainLab.file} uses labels up to ${max} but no training image has label ${empty.slice(0, 5).join(', ')}${empty.length > 5 ? ', ...' : ''}: those classes would be empty`,
+        'fix the labels, or name every class in classes.txt (one name per line) if the gaps are meant',
+      );
+    }
     names = Array.from({ length: max + 1 }, (_, i) => String(i));
     source = `train labels use 0..${max}`;
   }

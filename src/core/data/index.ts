@@ -67,17 +67,14 @@ export function classifyDatasetSpec(spec: string, cwd = process.cwd()): { kind: 
 }
 
 /**
- * Load a dataset by builtin id, 'quickdraw:...' spec or path. Options: trainPerClass,
- * testLimit, valFraction (stratified val carved from train; default 0), seed, testFraction
- * (image folders without train/ + test/), cwd.
+ * Checks that a spec names a dataset (a builtin id, an IDX folder or an image folder) without
+ * loading it, throwing the error loading would; commands call it before any other work.
  */
-export async function loadDataset(spec: string, input: InputSpec, opts: LoadDatasetOptions = {}): Promise<DataSplits> {
-  validateInputSpec(input);
-  validateLoadOptions(opts);
+export function checkDatasetSpec(spec: string, cwd?: string): { kind: DatasetSourceKind | 'notDataset'; path?: string } {
   if (typeof spec !== 'string' || spec.trim() === '') {
     throw new PiggybackError('UNKNOWN_DATASET', 'no dataset given', `use one of ${BUILTIN_IDS.join(', ')}, quickdraw:<cat1>,<cat2>,... or a folder path`);
   }
-  const what = classifyDatasetSpec(spec, opts.cwd);
+  const what = classifyDatasetSpec(spec, cwd);
   if (!what) {
     throw new PiggybackError(
       'UNKNOWN_DATASET',
@@ -85,6 +82,21 @@ export async function loadDataset(spec: string, input: InputSpec, opts: LoadData
       `known ids: ${BUILTIN_IDS.join(', ')}, quickdraw:<cat1>,<cat2>,...; or give an IDX / image folder path`,
     );
   }
+  if (what.kind === 'notDataset') {
+    throw badDataset(`${what.path as string} is not a dataset: expected ${IDX_LAYOUT} or ${IMAGE_FOLDER_LAYOUT}`, 'point to the dataset folder itself');
+  }
+  return what;
+}
+
+/**
+ * Load a dataset by builtin id, 'quickdraw:...' spec or path. Options: trainPerClass,
+ * testLimit, valFraction (stratified val carved from train; default 0), seed, testFraction
+ * (image folders without train/ + test/), cwd.
+ */
+export async function loadDataset(spec: string, input: InputSpec, opts: LoadDatasetOptions = {}): Promise<DataSplits> {
+  validateInputSpec(input);
+  validateLoadOptions(opts);
+  const what = checkDatasetSpec(spec, opts.cwd);
   switch (what.kind) {
     case 'builtin':
       return loadBuiltinDataset(spec, input, opts);

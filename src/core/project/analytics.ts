@@ -10,7 +10,11 @@
  * follow from |A| and |B|); ternary pairs need one extra pass for the Hamming distance of
  * the full -1/0/+1 values.
  */
-import type { OverlapMatrices } from '../types';
+/** Overlap of fully known masks: every entry a number (the stats pass adds null rows for damaged tasks). */
+export interface DenseOverlap {
+  jaccard: number[][];
+  hamming: number[][];
+}
 import { tailMask, wordCount } from './bitpack';
 
 /** One layer of one task's packed mask: nonzero plane, optional negative plane (ternary). */
@@ -25,9 +29,9 @@ export interface PackedMask {
 
 /** Result of overlap analysis over T tasks and L layers. */
 export interface OverlapResult {
-  overall: OverlapMatrices;
+  overall: DenseOverlap;
   /** perLayer[l] for layer l. */
-  perLayer: OverlapMatrices[];
+  perLayer: DenseOverlap[];
   /** kept[t][l]: number of nonzero entries of task t in layer l. */
   kept: number[][];
 }
@@ -223,7 +227,7 @@ export function computeOverlap(tasks: PackedMask[][]): OverlapResult {
     }
   }
   const kept: number[][] = Array.from({ length: T }, () => new Array<number>(L).fill(0));
-  const perLayer: OverlapMatrices[] = [];
+  const perLayer: DenseOverlap[] = [];
   const interAll = new Float64Array(T * T);
   const hamAll = new Float64Array(T * T);
   const inter = new Float64Array(T * T);

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { PiggybackError } from '../errors';
+import { fsError } from '../fsErrors';
 
 /** Steps at which tests can inject a failure (see `testHooks`). */
 export type WriteStep =
@@ -165,11 +166,20 @@ export function commitDirAtomic(stagingDir: string, finalDir: string, overwrite:
 /** Renames a folder aside (`.old-*`) and deletes it; the rename makes the removal atomic for readers. */
 export function removeDirAtomic(dir: string): void {
   if (!fs.existsSync(dir)) return;
+  removeDirAside(dir)();
+}
+
+/**
+ * Renames `dir` aside to `.old-<name>-<owner>-<rand>` (durably) and returns the function that
+ * deletes it, so a caller can commit another change in between. A leftover aside folder is
+ * restored or removed by cleanupStale.
+ */
+export function removeDirAside(dir: string): () => void {
   const aside = path.join(path.dirname(dir), `.old-${path.basename(dir)}-${ownerTag()}-${rand()}`);
   step('rename-aside', aside);
   fs.renameSync(dir, aside);
   fsyncDir(path.dirname(dir));
-  removeDirQuietly(aside);
+  return () => removeDirQuietly(aside);
 }
 
 function removeDirQuietly(dir: string): void {
@@ -240,19 +250,38 @@ export function cleanupStale(dir: string, isListed: (name: string) => boolean = 
 const LOCK_WAIT_MS = 15_000;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
+/** Project folders whose lock this thread holds (withLock is re-entrant within a thread). */
+const held = new Set<string>();
+
 /**
  * Runs `fn` holding `<dir>/piggyback.lock` (created exclusively), so two writers cannot
- * lose each other's manifest updates. A lock whose owner is gone is taken over.
+ * lose each other's manifest updates. A lock whose owner is gone is taken over. Filesystem
+ * failures (read-only project, disk full) come out as one-line IO_ERRORs, and a lock file
+ * this call created is never left behind.
  */
 export function withLock<T>(dir: string, fn: () => T): T {
+  const key = path.resolve(dir);
+  if (held.has(key)) return fn();
   const lockFile = path.join(dir, 'piggyback.lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
+    let fd: number | undefined;
     try {
-      fs.writeFileSync(lockFile, `${ownerTag()} ${new Date().toISOString()}\n`, { flag: 'wx' });
+      fd = fs.openSync(lockFile, 'wx');
+      fs.writeSync(fd, `${ownerTag()} ${new Date().toISOString()}\n`);
+      fs.closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fd === undefined) {
+        /* held by someone: see below */
+      } else {
+        // Created but not written (disk full): remove it so no empty lock is left behind.
+        if (fd !== undefined) {
+          try { fs.closeSync(fd); } catch { /* already closed */ }
+          fs.rmSync(lockFile, { force: true });
+        }
+        throw fsError(e, lockFile);
+      }
     }
     let owner = '';
     let mtimeMs = Date.now();
@@ -262,7 +291,9 @@ export function withLock<T>(dir: string, fn: () => T): T {
     } catch {
       continue; // released meanwhile
     }
-    if (ownerIsGone(owner, mtimeMs)) {
+    // An empty lock is one being written right now, or one left by a crash: wait a moment first.
+    const fresh = owner === '' && Date.now() - mtimeMs < 5_000;
+    if (!fresh && ownerIsGone(owner, mtimeMs)) {
       fs.rmSync(lockFile, { force: true });
       continue;
     }
@@ -275,9 +306,13 @@ export function withLock<T>(dir: string, fn: () => T): T {
     }
     Atomics.wait(sleepCell, 0, 0, 25);
   }
+  held.add(key);
   try {
     return fn();
+  } catch (e) {
+    throw e instanceof SimulatedCrash ? e : fsError(e);
   } finally {
+    held.delete(key);
     fs.rmSync(lockFile, { force: true });
   }
 }

@@ -7,15 +7,36 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MaskedLayerInfo } from '../types';
 import { PiggybackError } from '../errors';
+import { builtinBackbonePath } from '../paths';
 
 export const MANIFEST_FILE = 'piggyback.json';
 export const MANIFEST_FORMAT = 'piggyback-project';
 export const MANIFEST_VERSION = 1;
 
+const TASK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+
+/** A task name is a folder name under tasks/: never a path, safe on every OS. */
+export function isValidTaskName(name: unknown): name is string {
+  return typeof name === 'string' && TASK_NAME_RE.test(name) && !WINDOWS_RESERVED.test(name);
+}
+
+/** Throws BAD_ARGUMENT unless `name` is a valid task name. */
+export function checkTaskName(name: string): void {
+  if (!isValidTaskName(name)) {
+    throw new PiggybackError('BAD_ARGUMENT', `invalid task name ${JSON.stringify(name)}`,
+      'use 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  }
+}
+
 /** The backbone a project's masks were learned on. */
 export interface BackboneRecord {
-  /** Path to the TF.js model.json (absolute, or relative to the project folder once stored). */
+  /** Path to the TF.js model.json (relative to the project folder once stored). */
   modelPath: string;
+  /** The same path made absolute at creation: a fallback when the project moves but the model did not. */
+  modelPathAbsolute?: string;
+  /** An embedded backbone ('reference-cnn'), resolved against the installed copy. */
+  alias?: string;
   /** sha256 (hex) of the backbone weights. */
   sha256: string;
   /** Layer the backbone was cut at (inclusive), or null for the whole model. */
@@ -36,24 +57,30 @@ export interface ProjectManifest {
   tasks: string[];
 }
 
-/** Max `..` steps for a model path to still be stored relative to the project. */
-const MAX_UP_STEPS = 2;
-
-/** Model path as stored: relative to `projectDir` when inside or near it, absolute otherwise. */
+/** Model path as stored: relative to `projectDir` (portable separator), absolute only across drives. */
 export function storedModelPath(projectDir: string, modelPath: string): string {
   const abs = path.resolve(modelPath);
   const rel = path.relative(path.resolve(projectDir), abs);
   if (rel === '' || path.isAbsolute(rel)) return abs; // other drive on Windows
-  const parts = rel.split(/[\\/]/);
-  let up = 0;
-  while (up < parts.length && parts[up] === '..') up++;
-  if (up > MAX_UP_STEPS) return abs;
-  return parts.join('/'); // portable separator in the JSON
+  return rel.split(/[\\/]/).join('/');
 }
 
-/** Absolute model path from the stored form. */
-export function resolveModelPath(projectDir: string, stored: string): string {
-  return path.resolve(projectDir, stored);
+/**
+ * Absolute model path of a project's backbone. An embedded backbone (alias) resolves to the
+ * copy installed now, so projects survive extension upgrades and moved checkouts; others try
+ * the project-relative path, then the absolute path recorded at creation. The sha256 check
+ * at load time makes sure whichever copy is found holds the same weights.
+ */
+export function resolveModelPath(projectDir: string, b: Pick<BackboneRecord, 'modelPath' | 'alias' | 'modelPathAbsolute'>): string {
+  const fromAlias = b.alias ? builtinBackbonePath(b.alias) : null;
+  if (fromAlias) return fromAlias;
+  const rel = path.resolve(projectDir, b.modelPath);
+  if (fs.existsSync(rel)) return rel;
+  if (b.modelPathAbsolute && fs.existsSync(b.modelPathAbsolute)) return b.modelPathAbsolute;
+  // Projects made before aliases pointed at the embedded copy by path.
+  const legacy = /(^|\/)models\/reference-cnn\/model\.json$/.test(b.modelPath.replace(/\\/g, '/')) ? builtinBackbonePath('reference-cnn') : null;
+  if (legacy && fs.existsSync(legacy)) return legacy;
+  return rel;
 }
 
 function fail(file: string, what: string): never {
@@ -111,6 +138,8 @@ export function parseManifest(text: string, file: string): ProjectManifest {
   const b = m.backbone as Record<string, unknown> | undefined;
   if (typeof b !== 'object' || b === null) fail(file, 'missing "backbone"');
   if (typeof b.modelPath !== 'string' || b.modelPath === '') fail(file, 'backbone.modelPath missing');
+  if (b.modelPathAbsolute !== undefined && typeof b.modelPathAbsolute !== 'string') fail(file, 'backbone.modelPathAbsolute must be a path');
+  if (b.alias !== undefined && (typeof b.alias !== 'string' || !builtinBackbonePath(b.alias))) fail(file, `backbone.alias ${JSON.stringify(b.alias)} is not an embedded backbone`);
   if (typeof b.sha256 !== 'string' || !/^[0-9a-f]{8,}$/i.test(b.sha256)) fail(file, 'backbone.sha256 missing or not hex');
   if (b.cutAt !== null && typeof b.cutAt !== 'string') fail(file, 'backbone.cutAt must be a layer name or null');
   if (!isShape(b.inputShape)) fail(file, 'backbone.inputShape is not a shape');
@@ -131,12 +160,18 @@ export function parseManifest(text: string, file: string): ProjectManifest {
   if (!isNum(m.threshold)) fail(file, '"threshold" is not a number');
   if (typeof m.createdAt !== 'string') fail(file, '"createdAt" missing');
   if (!Array.isArray(m.tasks) || !m.tasks.every((t) => typeof t === 'string')) fail(file, '"tasks" is not a list of names');
+  // Names become folder paths: a name like "../x" must never reach a read, write or delete.
+  (m.tasks as string[]).forEach((t, i) => {
+    if (!isValidTaskName(t)) fail(file, `tasks[${i}] ${JSON.stringify(t)} is not a valid task name (a task name is a folder name, never a path)`);
+  });
   if (new Set(m.tasks).size !== m.tasks.length) fail(file, '"tasks" lists a name twice');
   return {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     backbone: {
       modelPath: b.modelPath,
+      ...(typeof b.modelPathAbsolute === 'string' ? { modelPathAbsolute: b.modelPathAbsolute } : {}),
+      ...(typeof b.alias === 'string' ? { alias: b.alias } : {}),
       sha256: b.sha256,
       cutAt: b.cutAt as string | null,
       inputShape: b.inputShape,

@@ -8,7 +8,8 @@
  */
 import { loadDataset } from '../data';
 import { Backbone } from '../model/backbone';
-import * as store from '../project/store';
+import { openProject } from '../project/projectDir';
+import { readTaskMeta, saveBaseline } from '../project/taskFiles';
 import { evaluateLogits } from '../train/batches';
 import { trainLoop } from '../train/loop';
 import { FeatureHeadNet, FinetuneNet, type TaskNet } from '../train/taskNets';
@@ -33,7 +34,7 @@ export interface BaselineData {
 
 /** A stored task's data, limits and options. */
 export function taskBaselineData(projectDir: string, task: string): BaselineData {
-  const meta = store.readTaskMeta(projectDir, task);
+  const meta = readTaskMeta(projectDir, task);
   const limits = meta.dataLimits ?? { valFraction: 0.1 };
   return { dataset: meta.dataset, trainPerClass: limits.trainPerClass, testLimit: limits.testLimit, valFraction: limits.valFraction, options: meta.options };
 }
@@ -47,7 +48,7 @@ export async function runBaselinesWithLr(
   onEvent?: (e: TrainEvent) => void,
   signal?: AbortSignal,
 ): Promise<Array<BaselineResult & { lr: number }>> {
-  const handle = store.openProject(projectDir);
+  const handle = openProject(projectDir);
   const b = handle.manifest.backbone;
   const backbone = await Backbone.load(handle.modelPath, { cutAt: b.cutAt, inputHW: [b.inputShape[0], b.inputShape[1]] });
   const out: Array<BaselineResult & { lr: number }> = [];
@@ -79,7 +80,7 @@ export async function runBaselinesWithLr(
         const history = await trainLoop(net, splits, opts, { task, method: run.method, backend, layerNames: backbone.layers.map((l) => l.name), onEvent, signal });
         const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
         const result: BaselineResult = { method: run.method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored };
-        if (run.save && target.task) store.saveBaseline(projectDir, target.task, result);
+        if (run.save && target.task) saveBaseline(projectDir, target.task, result);
         out.push({ ...result, lr: run.lr });
       } finally {
         net.dispose();

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../project/atomic';
-import { maskFileBytes } from '../project/store';
+import { maskFileBytes } from '../project/maskFile';
 import type { ReproduceResult, ResultRow } from './run';
 
 export const CSV_COLUMNS: Array<keyof ResultRow> = [

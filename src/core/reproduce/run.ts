@@ -24,7 +24,8 @@ import { defaultBackbonePath, packageRoot } from '../paths';
 import { PiggybackError } from '../errors';
 import { Backbone } from '../model/backbone';
 import { tf } from '../tf';
-import { loadTask, maskFileBytes, readTaskMeta } from '../project/store';
+import { maskFileBytes } from '../project/maskFile';
+import { loadTask, readTaskMeta } from '../project/taskFiles';
 import { DEFAULT_TRAIN_OPTIONS, type TaskStats, type TrainEvent, type TrainOptions } from '../types';
 import type { InvestigationKind, ReproducePlan, TaskPlan, TunePlan, VariantKind } from './plan';
 import { runBaselinesWithLr, taskBaselineData } from './baselines';
@@ -475,7 +476,7 @@ export async function runReproduce(cfg: ReproduceConfig): Promise<ReproduceResul
       train_seconds: meta.trainSeconds,
       sparsity: stats.sparsity,
       negative_fraction: negative,
-      bits_per_weight: stats.bitsPerMaskedWeight,
+      bits_per_weight: stats.bitsPerMaskedWeight ?? NaN,
       raw_bits_per_weight: (maskFileBytes(stats.maskKind, engine.projectStats(dir).layers) * 8) / engine.projectStats(dir).backbone.maskedParams,
       bytes: payloadBytes,
       mask_bytes: meta.files.mask.bytes,

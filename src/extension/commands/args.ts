@@ -50,6 +50,11 @@ export interface ReportArgs extends CommonArgs {
   path?: string;
 }
 
+export interface RelinkArgs extends CommonArgs {
+  /** model.json of the same backbone (or 'reference-cnn'); skips the file dialog. */
+  model?: string;
+}
+
 export interface DeleteArgs extends TaskArgs {
   /** false: delete without the confirmation dialog. */
   confirm?: boolean;

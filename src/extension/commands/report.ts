@@ -18,7 +18,7 @@ export function markdownReport(s: ProjectStats): string {
   L.push(`Input ${fmt.shape(b.inputShape)}; ${b.totalParams.toLocaleString('en-US')} parameters, ${b.maskedParams.toLocaleString('en-US')} masked in ${s.layers.length} layers; threshold ${s.threshold}`, '');
   L.push('## Tasks', '', '| task | dataset | classes | test acc | weights off | bytes | bits / masked weight | state |', '|---|---|---|---|---|---|---|---|');
   for (const t of s.tasks) {
-    L.push(`| ${t.name} | ${t.dataset} | ${t.classNames.length} | ${fmt.pct(t.testAccuracy, 2)} | ${fmt.pct(t.sparsity, 2)} | ${t.bytes} | ${t.bitsPerMaskedWeight.toFixed(3)} | ${t.state} |`);
+    L.push(`| ${t.name} | ${t.dataset} | ${t.classNames.length} | ${fmt.pct(t.testAccuracy, 2)} | ${fmt.pct(t.sparsity, 2)} | ${t.bytes} | ${fmt.fixed(t.bitsPerMaskedWeight)} | ${t.state === 'failed' ? `damaged: ${t.damage}` : t.state} |`);
   }
   L.push('', '## Sparsity per layer (fraction of masked weights switched off)', '');
   L.push(`| layer | shape | params | ${s.tasks.map((t) => t.name).join(' | ')} |`, `|---|---|---|${s.tasks.map(() => '---|').join('')}`);
@@ -28,7 +28,7 @@ export function markdownReport(s: ProjectStats): string {
   if (s.tasks.length > 1) {
     L.push('', '## Mask overlap (Jaccard of kept weights, all layers)', '');
     L.push(`| | ${s.tasks.map((t) => t.name).join(' | ')} |`, `|---|${s.tasks.map(() => '---|').join('')}`);
-    s.overlap.overall.jaccard.forEach((row, i) => L.push(`| ${s.tasks[i].name} | ${row.map((v) => v.toFixed(3)).join(' | ')} |`));
+    s.overlap.overall.jaccard.forEach((row, i) => L.push(`| ${s.tasks[i].name} | ${row.map((v) => fmt.fixed(v)).join(' | ')} |`));
   }
   const withBaselines = s.tasks.filter((t) => t.baselines.length);
   if (withBaselines.length) {

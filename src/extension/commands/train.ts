@@ -15,6 +15,7 @@ import type { TrainArgs } from './args';
 import { pickDataset, validateTaskName } from './pickers';
 import { createProjectFlow, openProject } from './project';
 import { UserError } from './userError';
+import { pct } from '../format';
 
 interface ProjectItem extends vscode.QuickPickItem {
   action: 'use' | 'embedded' | 'browseModel' | 'open';
@@ -225,7 +226,7 @@ export async function trainMask(ctx: ExtCtx, args: TrainArgs): Promise<TrainResu
     ctx.model.reload();
     const s = ctx.runner.loopMonitor.stats();
     void vscode.window.showInformationMessage(
-      `Piggyback: trained "${task}" in ${seconds.toFixed(1)} s: test accuracy ${stats.testAccuracy === null ? '–' : (stats.testAccuracy * 100).toFixed(2) + '%'}, ${(stats.sparsity * 100).toFixed(2)}% of masked weights off${s ? ` (host event loop p99 ${s.p99Ms.toFixed(1)} ms)` : ''}.`,
+      `Piggyback: trained "${task}" in ${seconds.toFixed(1)} s: test accuracy ${stats.testAccuracy === null ? '–' : (stats.testAccuracy * 100).toFixed(2) + '%'}, ${pct(stats.sparsity, 2)} of masked weights off${s ? ` (host event loop p99 ${s.p99Ms.toFixed(1)} ms)` : ''}.`,
     );
     return { task: stats, seconds };
   } finally {

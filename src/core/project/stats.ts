@@ -1,0 +1,90 @@
+/**
+ * Everything the inspector, the webview and `piggyback stats` show, from disk only (manifest,
+ * task.json, packed masks; no TF.js). A damaged task is listed with state 'failed', the
+ * reason, and null (unknown) numbers: it never blanks the rest of the project.
+ */
+import * as fs from 'node:fs';
+import type { OverlapMatrices, ProjectStats, TaskStats } from '../types';
+import { DEFAULT_TRAIN_OPTIONS } from '../types';
+import { PiggybackError } from '../errors';
+import { computeOverlap, type DenseOverlap, type PackedMask } from './analytics';
+import { openProject } from './projectDir';
+import { loadTaskForStats } from './taskFiles';
+import type { TaskMeta } from './taskMeta';
+
+function nullMatrix(n: number): Array<Array<number | null>> {
+  return Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
+}
+
+/**
+ * Reads a project's stats. Every task's files are checked against their sha256 unless `verify`
+ * is false, so a flipped bit shows as damage instead of normal numbers (the files are small).
+ */
+export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): ProjectStats {
+  const h = openProject(dir);
+  const tasks: TaskStats[] = [];
+  const loaded: PackedMask[][] = [];
+  const loadedIdx: number[] = [];
+  h.manifest.tasks.forEach((name, idx) => {
+    let meta: TaskMeta | undefined;
+    try {
+      const t = loadTaskForStats(h, name, opts.verify ?? true);
+      meta = t.meta;
+      tasks.push({
+        name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.options.maskKind, bnMode: meta.options.bnMode,
+        testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
+        bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
+        state: 'trained', damage: null, history: meta.history, baselines: meta.baselines, options: meta.options,
+      });
+      loaded.push(t.packed);
+      loadedIdx.push(idx);
+    } catch (e) {
+      if (!(e instanceof PiggybackError)) throw e;
+      tasks.push({
+        name, dataset: meta?.dataset ?? '', classNames: meta?.classNames ?? [], maskKind: meta?.options.maskKind ?? 'binary',
+        bnMode: meta?.options.bnMode ?? 'frozen', testAccuracy: meta?.testAccuracy ?? null,
+        layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
+        state: 'failed', damage: e.oneLine(),
+        history: meta?.history ?? [], baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
+      });
+    }
+  });
+  const T = tasks.length;
+  const ov = computeOverlap(loaded);
+  // Sparsity from the kept counts of the same pass (no second popcount over the masks).
+  loadedIdx.forEach((gi, i) => {
+    let kept = 0;
+    tasks[gi].layerSparsity = h.manifest.layers.map((l, li) => {
+      kept += ov.kept[i][li];
+      return l.size === 0 ? 0 : (l.size - ov.kept[i][li]) / l.size;
+    });
+    const total = h.manifest.backbone.maskedParams;
+    tasks[gi].sparsity = total === 0 ? 0 : (total - kept) / total;
+  });
+  const expand = (m: DenseOverlap): OverlapMatrices => {
+    if (loadedIdx.length === T) return m;
+    const jaccard = nullMatrix(T);
+    const hamming = nullMatrix(T);
+    loadedIdx.forEach((gi, i) => loadedIdx.forEach((gj, j) => {
+      jaccard[gi][gj] = m.jaccard[i][j];
+      hamming[gi][gj] = m.hamming[i][j];
+    }));
+    return { jaccard, hamming };
+  };
+  const empty = (): OverlapMatrices => ({ jaccard: nullMatrix(T), hamming: nullMatrix(T) });
+  const b = h.manifest.backbone;
+  return {
+    dir: h.dir,
+    backbone: {
+      modelPath: h.modelPath, alias: b.alias ?? null, missing: !fs.existsSync(h.modelPath),
+      sha256: b.sha256, cutAt: b.cutAt, inputShape: b.inputShape, totalParams: b.totalParams, maskedParams: b.maskedParams,
+    },
+    layers: h.manifest.layers,
+    threshold: h.manifest.threshold,
+    tasks,
+    overlap: {
+      overall: expand(ov.overall),
+      perLayer: loaded.length ? ov.perLayer.map(expand) : h.manifest.layers.map(empty),
+    },
+  };
+}
