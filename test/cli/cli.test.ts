@@ -85,3 +85,66 @@ test('a corrupt manifest or a truncated mask file is reported, not a stack trace
   fs.writeFileSync(path.join(copy, 'piggyback.json'), '{ not json');
   assertOneLineError(cli('stats', copy), /piggyback\.json/);
 });
+
+test('train into a new project checks the task name and dataset first: no folder is left behind', () => {
+  const fresh = path.join(tmpDir('pb-cli-new-'), 'proj');
+  assertOneLineError(cli('train', fresh, '--task', '../x', '--dataset', data, '--backend', 'wasm'), /invalid task name "..\/x"/);
+  assertOneLineError(cli('train', fresh, '--task', 'ok', '--dataset', 'no-such-dataset', '--backend', 'wasm'), /unknown dataset "no-such-dataset"/);
+  assert.equal(fs.existsSync(fresh), false);
+  // init under a file: one line naming the path, not a stack trace
+  const file = path.join(tmpDir('pb-cli-file-'), 'a-file');
+  fs.writeFileSync(file, 'x');
+  assertOneLineError(cli('init', path.join(file, 'proj'), '--backbone', modelPath, '--backend', 'wasm'), /a-file.* is a file, not a folder/);
+});
+
+test('delete with a "../" name in the manifest touches nothing outside; a damaged task shows in stats', () => {
+  const base = tmpDir('pb-cli-trav-');
+  const copy = path.join(base, 'a', 'proj');
+  fs.cpSync(project, copy, { recursive: true });
+  const victim = path.join(base, 'victim');
+  fs.mkdirSync(victim);
+  fs.writeFileSync(path.join(victim, 'keep'), 'x');
+  const manifestFile = path.join(copy, 'piggyback.json');
+  const good = fs.readFileSync(manifestFile, 'utf8');
+  const j = JSON.parse(good);
+  j.tasks.push('../../victim');
+  fs.writeFileSync(manifestFile, JSON.stringify(j));
+  assertOneLineError(cli('delete', copy, '--task', '../../victim'), /not a valid task name/);
+  assert.ok(fs.existsSync(path.join(victim, 'keep')));
+  fs.writeFileSync(manifestFile, good);
+  const mask = path.join(copy, 'tasks', 'quad', 'mask.bin');
+  const b = fs.readFileSync(mask);
+  b[b.length - 1] ^= 0x01;
+  fs.writeFileSync(mask, b);
+  const s = cli('stats', copy);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /quad \(DAMAGED\)/);
+  assert.match(s.stdout, /damaged: quad: .*mask\.bin is corrupt/);
+  assert.match(s.stdout, /quad \(DAMAGED\)\s+\/\S*pb-idx-/, "a damaged task still shows its dataset");
+});
+
+test('a project whose backbone moved says so and is repaired by relink', () => {
+  const base = tmpDir('pb-cli-move-');
+  const copy = path.join(base, 'deep', 'er', 'proj');
+  fs.cpSync(project, copy, { recursive: true });
+  const movedModelDir = path.join(base, 'model-moved');
+  fs.cpSync(path.dirname(modelPath), movedModelDir, { recursive: true });
+  const hidden = `${path.dirname(modelPath)}-hidden`;
+  fs.renameSync(path.dirname(modelPath), hidden);
+  try {
+    const s = cli('stats', copy);
+    assert.match(s.stdout, /BACKBONE MISSING/);
+    assertOneLineError(cli('eval', copy, '--task', 'quad', '--backend', 'wasm'), /backbone of .* is missing.*piggyback relink/);
+    const r = cli('relink', copy, '--backbone', path.join(movedModelDir, 'model.json'), '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /relinked .* match/);
+    const e = cli('eval', copy, '--task', 'quad', '--backend', 'wasm', '--json');
+    assert.equal(e.code, 0, e.stderr);
+    // another backbone is refused
+    const other = cli('relink', copy, '--backbone', 'reference-cnn', '--backend', 'wasm');
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /error: (backbone weights changed|.*shape mismatch|masked layer)/);
+  } finally {
+    fs.renameSync(hidden, path.dirname(modelPath));
+  }
+});

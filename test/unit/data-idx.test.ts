@@ -136,3 +136,23 @@ test('loadIdxFolder validates counts, ranges and missing files', async () => {
     rmDir(dir);
   }
 });
+
+test('IDX: a stray label with no classes.txt is refused instead of making empty classes; empty sets name the right file', async () => {
+  const dir = tmpDir('idxgap');
+  try {
+    writeIdxFolder(dir, { n: 6, m: 4, h: 2, w: 2, k: 2, gz: false });
+    fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idxBytes([6], [0, 1, 0, 1, 0, 200]));
+    fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), idxBytes([4], [0, 1, 0, 1]));
+    await rejectsWith(loadIdxFolder(dir, gray), 'BAD_DATASET', /train-labels-idx1-ubyte uses labels up to 200 but no training image has label 2, 3, 4, 5, 6, \.\.\.: those classes would be empty/, /classes\.txt/);
+    // named classes make the gaps deliberate
+    fs.writeFileSync(path.join(dir, 'classes.txt'), Array.from({ length: 201 }, (_, i) => `c${i}`).join('\n'));
+    assert.equal((await loadIdxFolder(dir, gray)).train.classNames.length, 201);
+    fs.rmSync(path.join(dir, 'classes.txt'));
+    // zero training images: said as such, not as a test-label range error
+    fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), idxBytes([0, 2, 2], []));
+    fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idxBytes([0], []));
+    await rejectsWith(loadIdxFolder(dir, gray), 'BAD_DATASET', /train-images-idx3-ubyte holds 0 training images/);
+  } finally {
+    rmDir(dir);
+  }
+});

@@ -26,7 +26,8 @@ export type WriteStep =
   | 'write-temp-dir'
   | 'rename-aside'
   | 'rename-dir'
-  | 'remove-old';
+  | 'remove-old'
+  | 'write-lock';
 
 /** Thrown by a test hook to simulate the process dying: no cleanup runs after it. */
 export class SimulatedCrash extends Error {
@@ -268,6 +269,7 @@ export function withLock<T>(dir: string, fn: () => T): T {
     let fd: number | undefined;
     try {
       fd = fs.openSync(lockFile, 'wx');
+      step('write-lock', lockFile);
       fs.writeSync(fd, `${ownerTag()} ${new Date().toISOString()}\n`);
       fs.closeSync(fd);
       break;

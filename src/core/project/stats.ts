@@ -9,7 +9,7 @@ import { DEFAULT_TRAIN_OPTIONS } from '../types';
 import { PiggybackError } from '../errors';
 import { computeOverlap, type DenseOverlap, type PackedMask } from './analytics';
 import { openProject } from './projectDir';
-import { loadTaskForStats } from './taskFiles';
+import { loadTaskForStats, taskMetaOf } from './taskFiles';
 import type { TaskMeta } from './taskMeta';
 
 function nullMatrix(n: number): Array<Array<number | null>> {
@@ -28,8 +28,8 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
   h.manifest.tasks.forEach((name, idx) => {
     let meta: TaskMeta | undefined;
     try {
-      const t = loadTaskForStats(h, name, opts.verify ?? true);
-      meta = t.meta;
+      meta = taskMetaOf(h, name);
+      const t = loadTaskForStats(h, meta, opts.verify ?? true);
       tasks.push({
         name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.options.maskKind, bnMode: meta.options.bnMode,
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below

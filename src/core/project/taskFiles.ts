@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BaselineResult, BnValues, DataLimits, EpochMetrics, EvalResult, TrainOptions } from '../types';
 import { PiggybackError } from '../errors';
+import { withFsErrors } from '../fsErrors';
 import { maskSparsity, type PackedMask } from './analytics';
 import { SimulatedCrash, commitDirAtomic, makeStagingDir, removeDirAside, withLock, writeFileSynced, writeJsonAtomic } from './atomic';
 import { floatsAt, leBytes, readAligned, sha256 } from './binaryIO';
@@ -122,15 +123,18 @@ export function loadPackedMasks(dir: string, name: string, opts: { verifyChecksu
   return loadPackedOf(h, readTaskMetaOf(h, name), opts.verifyChecksum ?? false);
 }
 
-/** The meta and packed masks of a task, for the stats pass (checksums verified when `verify`). */
-export function loadTaskForStats(h: ProjectHandle, name: string, verify: boolean): { meta: TaskMeta; packed: PackedMask[]; bytes: TaskBytes } {
-  const meta = readTaskMetaOf(h, name);
+/** task.json of a listed task of an opened project. */
+export const taskMetaOf = readTaskMetaOf;
+
+/** The packed masks and bytes of a task, for the stats pass (every checksum verified when `verify`). */
+export function loadTaskForStats(h: ProjectHandle, meta: TaskMeta, verify: boolean): { packed: PackedMask[]; bytes: TaskBytes } {
+  const name = meta.name;
   const packed = loadPackedOf(h, meta, verify);
   if (verify) {
     readTaskBinary(h, name, meta.files.head, true, 'BAD_PROJECT');
     if (meta.files.bn) readTaskBinary(h, name, meta.files.bn, true, 'BAD_PROJECT');
   }
-  return { meta, packed, bytes: taskBytesOf(h, name, meta) };
+  return { packed, bytes: taskBytesOf(h, name, meta) };
 }
 
 /** BAD_PROJECT when a stored float is NaN or infinite: such a head trains and predicts nothing useful. */
@@ -248,8 +252,7 @@ export function checkCanSaveTask(dir: string, name: string, opts: { overwrite?: 
   const h = openProject(dir);
   checkSaveName(h, name, opts.overwrite ?? false);
   const tdir = tasksDir(h.dir);
-  const probe = makeStagingDir(tdir, name); // IO_ERROR on a read-only or full disk
-  fs.rmSync(probe, { recursive: true, force: true });
+  withFsErrors(() => fs.rmSync(makeStagingDir(tdir, name), { recursive: true, force: true }), tdir); // IO_ERROR on a read-only or full disk
 }
 
 function checkSaveName(h: ProjectHandle, name: string, overwrite: boolean): void {
