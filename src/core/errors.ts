@@ -21,13 +21,19 @@ export type ErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'IO_ERROR';
 
+/** Newlines and control characters (e.g. from a quoted corrupt file) would break the one-line promise. */
+const oneLineText = (s: string): string => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+
 export class PiggybackError extends Error {
+  readonly hint: string;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly hint = '',
+    hint = '',
   ) {
-    super(message);
+    super(oneLineText(message));
+    this.hint = oneLineText(hint);
     this.name = 'PiggybackError';
   }
 
