@@ -133,7 +133,11 @@ function resolveBackboneArg(req: { projectDir: string; modelPath?: string; cutAt
     const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
     return { modelPath, cutAt: req.cutAt ?? MOBILENET_DEFAULT_CUT, inputSize: req.inputSize ?? 32 };
   }
-  return { modelPath: path.resolve(arg), cutAt: req.cutAt, inputSize: req.inputSize };
+  // The embedded model given by its path (as the extension does) is still the embedded backbone:
+  // stored by alias, it survives the extension's versioned install folder changing on upgrade.
+  const abs = path.resolve(arg);
+  if (abs === path.resolve(defaultBackbonePath())) return { modelPath: abs, cutAt: req.cutAt, alias: 'reference-cnn' };
+  return { modelPath: abs, cutAt: req.cutAt, inputSize: req.inputSize };
 }
 
 export async function createProject(req: CreateProjectRequest): Promise<ProjectStats> {

@@ -36,6 +36,8 @@ let browser: { context: BrowserContext } | undefined;
 let wb: Workbench;
 let ws: string;
 let projectDir: string;
+let copiedDir: string;
+let embeddedDir: string;
 
 /** Every file under dir with its sha256: "the project on disk is unchanged" means equal snapshots. */
 function snapshot(dir: string): Record<string, string> {
@@ -118,6 +120,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     assert.ok(installed, `extension not installed into ${dirs.extensionsDir}`);
     const extDir = path.join(dirs.extensionsDir, installed);
     const embedded = path.join(extDir, 'models', 'reference-cnn', 'model.json');
+    embeddedDir = path.dirname(embedded);
     if (!fs.existsSync(embedded)) {
       log('WARNING: the vsix has no models/reference-cnn; injecting a random-weight stand-in into the installed extension');
       generateStandInBackbone(path.dirname(embedded));
@@ -126,6 +129,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
 
     ws = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-e2e-ws-'));
     projectDir = path.join(ws, 'mask-project');
+    copiedDir = path.join(ws, 'copies', 'deeper', 'mask-project');
     fs.mkdirSync(path.join(ws, '.vscode'));
     // Small budget for the run through the dialogs (the defaults in the hyperparameter pick come from here).
     fs.writeFileSync(
@@ -146,6 +150,10 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
             command: 'piggyback.trainMask',
             args: { project: projectDir, dataset: DATASET, task: 'cancel-me', epochs: 3, trainPerClass: 600, testLimit: 200, nonInteractive: true },
           },
+          { key: 'ctrl+alt+f10', command: 'piggyback.openProject', args: { project: copiedDir, nonInteractive: true } },
+          { key: 'ctrl+alt+f11', command: 'piggyback.evaluateMask', args: { project: copiedDir, task: TASK, nonInteractive: true } },
+          { key: 'ctrl+alt+f12', command: 'piggyback.relinkBackbone', args: { project: copiedDir, model: path.join(ws, 'models', 'ref-moved', 'model.json'), nonInteractive: true } },
+          { key: 'ctrl+alt+f8', command: 'piggyback.openProject', args: { project: projectDir, nonInteractive: true } },
         ],
         null,
         2,
@@ -417,6 +425,50 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await cells.first().waitFor({ timeout: 60_000 });
     assert.equal(await cells.count(), stats.tasks.length * stats.layers.length);
     await wb.shot('restored');
+  }));
+
+  it('a copied project still evaluates; a missing backbone is shown in the tree and relinked', withShot('moved-project', async () => {
+    await wb.clearNotifications();
+    fs.cpSync(projectDir, copiedDir, { recursive: true });
+    const key = async (k: string): Promise<void> => {
+      await wb.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } });
+      await wb.page.keyboard.press(k);
+    };
+    await wb.openActivityView('Piggyback Masks');
+    await key('Control+Alt+F10');
+    await wb.treeRow(TASK).waitFor({ timeout: 60_000 });
+    await key('Control+Alt+F11');
+    const t = readProjectStats(copiedDir).tasks.find((x) => x.name === TASK)!;
+    const evalText = await wb.waitNotification(new RegExp(`"${TASK}" test accuracy`), 120_000);
+    assert.ok(evalText.includes(`test accuracy ${pct(t.testAccuracy, 2)}`), `copied project evaluates to "${evalText}", task.json says ${pct(t.testAccuracy, 2)}`);
+    report.copiedProjectEvaluate = evalText;
+    await wb.clearNotifications();
+    // Point the copy at a backbone outside it (same weights), then hide that backbone.
+    const ref = path.join(ws, 'models', 'ref');
+    fs.mkdirSync(path.dirname(ref), { recursive: true });
+    fs.cpSync(embeddedDir, ref, { recursive: true });
+    const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'relink', copiedDir, '--backbone', path.join(ref, 'model.json')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `piggyback relink failed: ${r.stdout}\n${r.stderr}`);
+    fs.renameSync(ref, path.join(ws, 'models', 'ref-moved'));
+    await wb.runCommand('Piggyback: Refresh');
+    const missing = wb.page.locator('.pane-body .monaco-list-row', { hasText: 'Backbone missing: Relink Backbone' }).first();
+    await missing.waitFor({ timeout: 30_000 });
+    await wb.page.locator('.pane-body .monaco-list-row', { hasText: 'Backbone: ref (missing)' }).first().waitFor({ timeout: 10_000 });
+    assert.equal(readProjectStats(copiedDir).backbone.missing, true);
+    await wb.shot('backbone-missing');
+    // The relink action (here with its argument, as from the tree item's file dialog).
+    await key('Control+Alt+F12');
+    const relinked = await wb.waitNotification(/now uses .*ref-moved/, 120_000);
+    report.relinkNotification = relinked;
+    await missing.waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(readProjectStats(copiedDir).backbone.missing, false);
+    await wb.clearNotifications();
+    await key('Control+Alt+F11');
+    await wb.waitNotification(new RegExp(`"${TASK}" test accuracy ${pct(t.testAccuracy, 2).replace('.', '\\.')}`), 120_000);
+    await wb.clearNotifications();
+    await key('Control+Alt+F8');
+    await wb.treeRow(TASK).waitFor({ timeout: 30_000 });
   }));
 
   it('follows changes the CLI makes to the project (FileSystemWatcher)', withShot('cli-change', async () => {
