@@ -11,6 +11,7 @@ import { initBackend, type BackendInfo, type BackendPreference } from './backend
 import { PiggybackError, isPiggybackError } from './errors';
 import { loadDataset } from './data';
 import { Backbone } from './model/backbone';
+import { findClassifierTop, readModelTopology, type ClassifierTop } from './model/modelIO';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
 import * as store from './project/store';
@@ -37,8 +38,13 @@ export interface CreateProjectRequest extends BackendRequest {
   projectDir: string;
   /** Path to a TF.js LayersModel model.json, or an alias: 'reference-cnn' (default) or 'nsfwjs-mobilenetv2'. */
   modelPath?: string;
-  /** Optional layer name: the backbone ends at (and includes) this layer. */
+  /**
+   * Optional layer name: the backbone ends at (and includes) this layer. Without it a final
+   * classification top (Dense + softmax, see findClassifierTop) is cut off, as the paper does.
+   */
   cutAt?: string;
+  /** Keep the whole model, classification top included (no automatic cut). */
+  keepTop?: boolean;
   /** Rebuild a fully convolutional backbone for this square input size (e.g. 32 for MobileNetV2). */
   inputSize?: number;
   threshold?: number;
@@ -72,6 +78,12 @@ export interface BaselineRequest extends BackendRequest {
   projectDir: string;
   task: string;
   methods: Array<'classifier' | 'finetune'>;
+}
+
+/** What createProject made: the project's statistics, and the classifier top it cut off. */
+export interface CreateProjectResult extends ProjectStats {
+  /** The classification top dropped because no cutAt was given, or null (none found, cutAt given, or keepTop). */
+  classifierTop: ClassifierTop | null;
 }
 
 export type EventSink = (e: TrainEvent) => void;
@@ -124,23 +136,33 @@ async function openWithBackbone(projectDir: string): Promise<{ handle: store.Pro
 
 // ---------------------------------------------------------------------------------------------
 
-/** Resolves a backbone argument: an alias or a model.json path. */
-function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cutAt?: string; inputSize?: number } {
-  const arg = req.modelPath ?? 'reference-cnn';
-  if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt };
-  if (arg === MOBILENET_ALIAS) {
-    const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
-    return { modelPath, cutAt: req.cutAt ?? MOBILENET_DEFAULT_CUT, inputSize: req.inputSize ?? 32 };
+/**
+ * Resolves a backbone argument (an alias or a model.json path) and its cut. Without cutAt (and
+ * without keepTop) a classification top is cut off here and the cut stored as an explicit layer
+ * name, so `cutAt: null` in a manifest keeps meaning "the whole model".
+ */
+function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cutAt?: string; inputSize?: number; classifierTop: ClassifierTop | null } {
+  if (req.keepTop && req.cutAt) {
+    throw new PiggybackError('BAD_ARGUMENT', 'keep-top and cut-at contradict each other', 'pass one of them: --cut-at L ends the backbone at L, --keep-top keeps the whole model');
   }
-  return { modelPath: path.resolve(arg), cutAt: req.cutAt, inputSize: req.inputSize };
+  const arg = req.modelPath ?? 'reference-cnn';
+  let r: { modelPath: string; cutAt?: string; inputSize?: number };
+  if (arg === 'reference-cnn' || arg === 'default') r = { modelPath: defaultBackbonePath(), cutAt: req.cutAt };
+  else if (arg === MOBILENET_ALIAS) {
+    const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
+    r = { modelPath, cutAt: req.cutAt ?? (req.keepTop ? undefined : MOBILENET_DEFAULT_CUT), inputSize: req.inputSize ?? 32 };
+  } else r = { modelPath: path.resolve(arg), cutAt: req.cutAt, inputSize: req.inputSize };
+  if (r.cutAt || req.keepTop) return { ...r, classifierTop: null };
+  const classifierTop = findClassifierTop(readModelTopology(r.modelPath));
+  return { ...r, cutAt: classifierTop?.cutAt, classifierTop };
 }
 
-export async function createProject(req: CreateProjectRequest): Promise<ProjectStats> {
+export async function createProject(req: CreateProjectRequest): Promise<CreateProjectResult> {
   await useBackend(req);
   if (fs.existsSync(path.join(req.projectDir, 'piggyback.json'))) {
     throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
   }
-  const { modelPath, cutAt, inputSize } = resolveBackboneArg(req);
+  const { modelPath, cutAt, inputSize, classifierTop } = resolveBackboneArg(req);
   const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
   store.createProject(
     req.projectDir,
@@ -155,7 +177,7 @@ export async function createProject(req: CreateProjectRequest): Promise<ProjectS
     backbone.layers,
     req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold,
   );
-  return store.readProjectStats(req.projectDir);
+  return { ...store.readProjectStats(req.projectDir), classifierTop };
 }
 
 async function loadTaskData(backbone: Backbone, spec: string, limits: DataLimits, seed: number): Promise<DataSplits> {
