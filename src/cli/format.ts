@@ -61,5 +61,5 @@ export function formatStats(s: ProjectStats): string {
 /** What init did with a model's classification top (one line). */
 export function formatTopCut(top: ClassifierTop): string {
   const others = top.dropped.filter((n) => n !== top.classifier);
-  return `cut before the classifier layer ${top.classifier}${others.length ? ` (also dropped ${others.join(', ')})` : ''}: the backbone ends at ${top.cutAt} and each task trains its own head (--keep-top keeps the whole model, --cut-at L ends it elsewhere)`;
+  return `cut before the classifier layer ${top.classifier}${others.length ? ` (also dropped ${others.join(', ')})` : ''}: the backbone ends at ${top.cutAt} and each task trains its own head (\`piggyback init --keep-top\` keeps the whole model, \`--cut-at L\` ends it elsewhere)`;
 }
