@@ -1,5 +1,6 @@
 /** Human-readable renderings of engine results for the terminal. */
 import type { EvalResult, ProjectStats, TaskStats } from '../core/types';
+import type { ClassifierTop } from '../core/model/modelIO';
 
 export const pct = (x: number | null | undefined, digits = 2): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(digits)}%`);
 
@@ -63,4 +64,10 @@ export function formatStats(s: ProjectStats): string {
     out.push(table([['', ...s.tasks.map((t) => t.name)], ...s.tasks.map((t, i) => [t.name, ...s.overlap.overall.jaccard[i].map((v) => fixed(v))])]));
   }
   return out.join('\n');
+}
+
+/** What init did with a model's classification top (one line). */
+export function formatTopCut(top: ClassifierTop): string {
+  const others = top.dropped.filter((n) => n !== top.classifier);
+  return `cut before the classifier layer ${top.classifier}${others.length ? ` (also dropped ${others.join(', ')})` : ''}: the backbone ends at ${top.cutAt} and each task trains its own head (\`piggyback init --keep-top\` keeps the whole model, \`--cut-at L\` ends it elsewhere)`;
 }

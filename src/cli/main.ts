@@ -12,7 +12,7 @@ import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
 import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
-import { bytes, formatEval, formatStats, formatTask, pct, table } from './format';
+import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
 const engine = () => import('../core/engine');
@@ -80,15 +80,16 @@ export function buildProgram(): Command {
     .description('create a mask project over a backbone')
     .argument('<project>', 'project folder to create')
     .option('--backbone <model>', "model.json path, 'reference-cnn' (embedded default) or 'nsfwjs-mobilenetv2'", 'reference-cnn')
-    .option('--cut-at <layer>', 'end the backbone at this layer (inclusive)')
+    .option('--cut-at <layer>', 'end the backbone at this layer (inclusive); default: before a final classifier (Dense + softmax/sigmoid/logits, and its dropout)')
+    .option('--keep-top', 'keep the whole model, classifier layer included (no automatic cut)')
     .option('--input-size <n>', 'rebuild a fully convolutional backbone for n x n inputs', int('input-size'))
     .option('--threshold <x>', `mask threshold (default ${DEFAULT_TRAIN_OPTIONS.threshold})`, num('threshold'))
     .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       const e = await engine();
-      const stats = await e.createProject({ projectDir: project, modelPath: o.backbone, cutAt: o.cutAt, inputSize: o.inputSize, threshold: o.threshold, backend: o.backend });
-      print(o.json, stats, () => formatStats(stats));
+      const stats = await e.createProject({ projectDir: project, modelPath: o.backbone, cutAt: o.cutAt, keepTop: o.keepTop, inputSize: o.inputSize, threshold: o.threshold, backend: o.backend });
+      print(o.json, stats, () => (stats.classifierTop ? `${formatTopCut(stats.classifierTop)}\n` : '') + formatStats(stats));
     });
 
   trainOptionFlags(
@@ -109,8 +110,8 @@ export function buildProgram(): Command {
         // Check what would fail the run before leaving a new project folder behind.
         checkTaskName(o.task);
         (await import('../core/data')).checkDatasetSpec(o.dataset);
-        await e.createProject({ projectDir: project, modelPath: o.backbone, backend: o.backend });
-        if (!o.json) process.stderr.write(`created project ${project} over ${o.backbone}\n`);
+        const created = await e.createProject({ projectDir: project, modelPath: o.backbone, backend: o.backend });
+        if (!o.json) process.stderr.write(`created project ${project} over ${o.backbone}${created.classifierTop ? `; ${formatTopCut(created.classifierTop)}` : ''}\n`);
       }
       const t = await e.trainTask(
         { projectDir: project, task: o.task, dataset: o.dataset, options: trainOptions(o), trainPerClass: o.trainPerClass, testLimit: o.testLimit, valFraction: o.valFraction, overwrite: o.overwrite, backend: o.backend },

@@ -11,6 +11,7 @@ import { initBackend, type BackendInfo, type BackendPreference } from './backend
 import { PiggybackError, isPiggybackError } from './errors';
 import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
+import { findClassifierTop, readModelTopology, type ClassifierTop } from './model/modelIO';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
@@ -41,8 +42,13 @@ export interface CreateProjectRequest extends BackendRequest {
   projectDir: string;
   /** Path to a TF.js LayersModel model.json, or an alias: 'reference-cnn' (default) or 'nsfwjs-mobilenetv2'. */
   modelPath?: string;
-  /** Optional layer name: the backbone ends at (and includes) this layer. */
+  /**
+   * Optional layer name: the backbone ends at (and includes) this layer. Without it a final
+   * classification top (Dense + softmax, see findClassifierTop) is cut off, as the paper does.
+   */
   cutAt?: string;
+  /** Keep the whole model, classification top included (no automatic cut). */
+  keepTop?: boolean;
   /** Rebuild a fully convolutional backbone for this square input size (e.g. 32 for MobileNetV2). */
   inputSize?: number;
   threshold?: number;
@@ -76,6 +82,12 @@ export interface BaselineRequest extends BackendRequest {
   projectDir: string;
   task: string;
   methods: Array<'classifier' | 'finetune'>;
+}
+
+/** What createProject made: the project's statistics, and the classifier top it cut off. */
+export interface CreateProjectResult extends ProjectStats {
+  /** The classification top dropped because no cutAt was given, or null (none found, cutAt given, or keepTop). */
+  classifierTop: ClassifierTop | null;
 }
 
 export type EventSink = (e: TrainEvent) => void;
@@ -125,13 +137,13 @@ async function openWithBackbone(projectDir: string): Promise<{ handle: ProjectHa
 
 // ---------------------------------------------------------------------------------------------
 
-/** Resolves a backbone argument: an alias or a model.json path. */
-function resolveBackboneArg(req: { projectDir: string; modelPath?: string; cutAt?: string; inputSize?: number }): { modelPath: string; cutAt?: string; inputSize?: number; alias?: string } {
+/** Resolves a backbone argument (an alias or a model.json path) to a model path, and the alias to store. */
+function resolveModelArg(req: { projectDir: string; modelPath?: string; cutAt?: string; inputSize?: number; keepTop?: boolean }): { modelPath: string; cutAt?: string; inputSize?: number; alias?: string } {
   const arg = req.modelPath ?? 'reference-cnn';
   if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt, alias: 'reference-cnn' };
   if (arg === MOBILENET_ALIAS) {
     const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
-    return { modelPath, cutAt: req.cutAt ?? MOBILENET_DEFAULT_CUT, inputSize: req.inputSize ?? 32 };
+    return { modelPath, cutAt: req.cutAt ?? (req.keepTop ? undefined : MOBILENET_DEFAULT_CUT), inputSize: req.inputSize ?? 32 };
   }
   // The embedded model given by its path (as the extension does) is still the embedded backbone:
   // stored by alias, it survives the extension's versioned install folder changing on upgrade.
@@ -140,12 +152,27 @@ function resolveBackboneArg(req: { projectDir: string; modelPath?: string; cutAt
   return { modelPath: abs, cutAt: req.cutAt, inputSize: req.inputSize };
 }
 
-export async function createProject(req: CreateProjectRequest): Promise<ProjectStats> {
+/**
+ * Resolves a backbone argument and its cut. Without cutAt (and without keepTop) a
+ * classification top is cut off here and the cut stored as an explicit layer name, so
+ * `cutAt: null` in a manifest keeps meaning "the whole model".
+ */
+function resolveBackboneArg(req: CreateProjectRequest): { modelPath: string; cutAt?: string; inputSize?: number; alias?: string; classifierTop: ClassifierTop | null } {
+  if (req.keepTop && req.cutAt) {
+    throw new PiggybackError('BAD_ARGUMENT', 'keep-top and cut-at contradict each other', 'pass one of them: --cut-at L ends the backbone at L, --keep-top keeps the whole model');
+  }
+  const r = resolveModelArg(req);
+  if (r.cutAt || req.keepTop) return { ...r, classifierTop: null };
+  const classifierTop = findClassifierTop(readModelTopology(r.modelPath));
+  return { ...r, cutAt: classifierTop?.cutAt, classifierTop };
+}
+
+export async function createProject(req: CreateProjectRequest): Promise<CreateProjectResult> {
   await useBackend(req);
   if (fs.existsSync(path.join(req.projectDir, MANIFEST_FILE))) {
     throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
   }
-  const { modelPath, cutAt, inputSize, alias } = resolveBackboneArg(req);
+  const { modelPath, cutAt, inputSize, alias, classifierTop } = resolveBackboneArg(req);
   const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
   createProjectDir(
     req.projectDir,
@@ -161,7 +188,7 @@ export async function createProject(req: CreateProjectRequest): Promise<ProjectS
     backbone.layers,
     req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold,
   );
-  return readProjectStats(req.projectDir);
+  return { ...readProjectStats(req.projectDir), classifierTop };
 }
 
 export interface RelinkRequest extends BackendRequest {
@@ -175,7 +202,7 @@ export async function relinkBackbone(req: RelinkRequest): Promise<ProjectStats> 
   await useBackend(req);
   const h = openProject(req.projectDir);
   const b = h.manifest.backbone;
-  const { modelPath, alias } = resolveBackboneArg({ projectDir: req.projectDir, modelPath: req.modelPath });
+  const { modelPath, alias } = resolveModelArg({ projectDir: req.projectDir, modelPath: req.modelPath });
   if (!fs.existsSync(modelPath)) throw new PiggybackError('FILE_NOT_FOUND', `model file ${modelPath} does not exist`, 'pass the model.json of the backbone the project was made on');
   const backbone = await backboneFor(modelPath, b.cutAt, b.inputShape);
   relinkProjectBackbone(req.projectDir, modelPath, { sha256: backbone.sha256, layers: backbone.layers, ...(alias ? { alias } : {}) });

@@ -115,6 +115,76 @@ export async function loadLayersModelFile(modelPath: string, opts: { inputHW?: [
   return { model, sha256: sha256Hex(data), modelPath: abs };
 }
 
+/** The classification top of a model, as found by findClassifierTop. */
+export interface ClassifierTop {
+  /** Where the backbone ends: the layer that feeds the top (dropout skipped). */
+  cutAt: string;
+  /** The final Dense layer: the classifier the paper (and Keras' include_top=False) replaces. */
+  classifier: string;
+  /** Every layer dropped, in model order: dropout, the Dense, an explicit softmax layer. */
+  dropped: string[];
+}
+
+/** Reads a model.json's Keras topology (validated like loadLayersModelFile, weights not read). */
+export function readModelTopology(modelPath: string): object {
+  return readModelJson(path.resolve(modelPath)).topology;
+}
+
+const TOP_ACTIVATIONS = new Set(['softmax', 'sigmoid', 'linear']);
+/** Layers that are the identity at inference: a top's dropout goes with it. */
+const DROPOUT_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianDropout', 'AlphaDropout', 'GaussianNoise']);
+
+/**
+ * The model's classification top, or null when it has none. The rule: the output is a Dense
+ * with softmax, sigmoid or linear (logits) activation, or a Softmax / Activation(softmax or
+ * sigmoid) layer directly on a Dense; Dropout-like layers right before that Dense belong to the
+ * top too (Keras tops are GAP -> Dropout -> Dense softmax). A Dense with any other activation
+ * (e.g. the reference CNN's relu fc1) is a feature layer and stays, as does a Dense fed by the
+ * input itself (nothing would be left to mask). Needs a single-output model.
+ */
+export function findClassifierTop(topology: object): ClassifierTop | null {
+  const { config, layers } = layerList(topology);
+  if (!layers.length) return null;
+  const nameOf = (l: any): string => l.config?.name ?? l.name;
+  const byName = new Map<string, any>(layers.map((l) => [nameOf(l), l]));
+  const functional = layers.some((l) => Array.isArray(l.inbound_nodes));
+  let output: any;
+  let inbound: (l: any) => any;
+  if (functional) {
+    const outs = config.output_layers;
+    if (!Array.isArray(outs) || outs.length === 0) return null;
+    if (typeof outs[0] === 'string') output = byName.get(outs[0]);
+    else if (outs.length === 1 && Array.isArray(outs[0])) output = byName.get(outs[0][0]);
+    inbound = (l) => {
+      const nodes = l.inbound_nodes;
+      if (!Array.isArray(nodes) || nodes.length !== 1 || !Array.isArray(nodes[0]) || nodes[0].length !== 1) return null;
+      return byName.get(nodes[0][0][0]) ?? null;
+    };
+  } else {
+    output = layers[layers.length - 1];
+    inbound = (l) => layers[layers.indexOf(l) - 1] ?? null;
+  }
+  if (!output) return null;
+  const activation = (l: any): string => String(l.config?.activation ?? 'linear').toLowerCase();
+  const dropped: string[] = [];
+  let dense = output;
+  if (output.class_name === 'Softmax' || (output.class_name === 'Activation' && (activation(output) === 'softmax' || activation(output) === 'sigmoid'))) {
+    dropped.push(nameOf(output));
+    dense = inbound(output);
+    if (!dense || dense.class_name !== 'Dense') return null;
+  } else if (output.class_name !== 'Dense' || !TOP_ACTIVATIONS.has(activation(output))) {
+    return null;
+  }
+  dropped.push(nameOf(dense));
+  let feeding = inbound(dense);
+  while (feeding && DROPOUT_LAYERS.has(feeding.class_name)) {
+    dropped.push(nameOf(feeding));
+    feeding = inbound(feeding);
+  }
+  if (!feeding || feeding.class_name === 'InputLayer') return null;
+  return { cutAt: nameOf(feeding), classifier: nameOf(dense), dropped: dropped.reverse() };
+}
+
 function layerList(topology: any): { config: any; layers: any[] } {
   const config = topology.model_config?.config ?? topology.config;
   return { config, layers: config?.layers ?? [] };
