@@ -23,11 +23,11 @@ export function errnoOf(e: unknown): (NodeJS.ErrnoException & { code: string }) 
   return x instanceof Error && typeof x.code === 'string' && typeof x.syscall === 'string' ? (x as NodeJS.ErrnoException & { code: string }) : undefined;
 }
 
-/** Maps an errno error to a PiggybackError naming `target` (or the path the error names); anything else is returned as is. */
+/** Maps an errno error to a PiggybackError naming `target` (else the path the error names); anything else is returned as is. */
 export function fsError(e: unknown, target?: string): unknown {
   const x = errnoOf(e);
   if (!x) return e;
-  const p = x.path ?? target ?? '(unknown path)';
+  const p = target ?? x.path ?? '(unknown path)';
   const fix = FIXES[x.code];
   if (!fix) return new PiggybackError('IO_ERROR', `${x.syscall} ${p} failed: ${x.code}`, 'check the disk and the folder permissions');
   const [message, hint] = fix(p);

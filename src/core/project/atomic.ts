@@ -98,6 +98,11 @@ export function writeFileSynced(file: string, data: string | Uint8Array | Uint8A
       while (off < c.byteLength) off += fs.writeSync(fd, c, off, c.byteLength - off);
     }
     fs.fsyncSync(fd);
+  } catch (e) {
+    // write() errors (ENOSPC) carry no path: name the file for the one-line message.
+    const x = e as NodeJS.ErrnoException;
+    if (x && typeof x.code === 'string' && !x.path) x.path = file;
+    throw e;
   } finally {
     fs.closeSync(fd);
   }
