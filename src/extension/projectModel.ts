@@ -11,7 +11,8 @@ import { errorLine } from './jobErrors';
 import type { Log } from './log';
 import { projectPathSetting } from './settings';
 
-export const MANIFEST = 'piggyback.json';
+export { MANIFEST_FILE as MANIFEST } from '../core/project/manifest';
+import { MANIFEST_FILE as MANIFEST } from '../core/project/manifest';
 const STATE_KEY = 'piggyback.projectDir';
 
 export function isProjectDir(dir: string): boolean {

@@ -6,15 +6,11 @@
  */
 import { tf } from '../tf';
 import { PiggybackError } from '../errors';
-import type { DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
+import type { BnValues, DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
 import { loadLayersModelFile } from './modelIO';
 
-export interface BnParams {
-  gamma: tf.Tensor1D;
-  beta: tf.Tensor1D;
-  movingMean: tf.Tensor1D;
-  movingVariance: tf.Tensor1D;
-}
+/** A BN layer's parameters as tensors (the stored form is BnValues<Float32Array>). */
+export type BnParams = BnValues<tf.Tensor1D>;
 
 export interface BnLayerInfo {
   name: string;

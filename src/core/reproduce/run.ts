@@ -24,6 +24,7 @@ import { defaultBackbonePath, packageRoot } from '../paths';
 import { PiggybackError } from '../errors';
 import { Backbone } from '../model/backbone';
 import { tf } from '../tf';
+import { MANIFEST_FILE } from '../project/manifest';
 import { maskFileBytes } from '../project/maskFile';
 import { loadTask, readTaskMeta } from '../project/taskFiles';
 import { DEFAULT_TRAIN_OPTIONS, type TaskStats, type TrainEvent, type TrainOptions } from '../types';
@@ -662,7 +663,7 @@ export async function runReproduce(cfg: ReproduceConfig): Promise<ReproduceResul
         skipped.push(`MobileNetV2: ${e.oneLine()}`);
       } else throw e;
     }
-    if (fs.existsSync(path.join(dir, 'piggyback.json'))) {
+    if (fs.existsSync(path.join(dir, MANIFEST_FILE))) {
       const bbDir = path.join(dir, 'backbone');
       const before = snapshotFiles(bbDir);
       const s = engine.projectStats(dir);

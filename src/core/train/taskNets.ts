@@ -5,6 +5,7 @@
  */
 import { tf } from '../tf';
 import type { Backbone, BnParams, ForwardContext } from '../model/backbone';
+import type { StoredBn } from '../project/taskFiles';
 import { makeMaskedWeight, maskFromScores } from '../model/ste';
 import type { BnMode, MaskKind } from '../types';
 
@@ -88,7 +89,7 @@ export class TaskBatchNorm {
     this.pending = [];
   }
 
-  toArrays(): Array<{ layer: string; gamma: Float32Array; beta: Float32Array; movingMean: Float32Array; movingVariance: Float32Array }> {
+  toArrays(): StoredBn[] {
     return this.params.map((p, j) => ({
       layer: this.backbone.bnLayers[j].name,
       gamma: p.gamma.dataSync() as Float32Array,
