@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""PyTorch peer for `piggyback bench`: the same Piggyback mask-training step on the same
-reference CNN (4 conv 3x3 32-32-64-64 with frozen BN + ReLU, max-pool after conv 2 and 4,
-dense 128, new head), batch 64, 28x28x1, Adam on scores and head, as in Mallya et al.'s code
-(binarizer with a straight-through gradient). Prints one JSON line."""
+"""PyTorch peer for `piggyback bench`: the same Piggyback mask-training step as the engine,
+Adam on scores and head, as in Mallya et al.'s code (binarizer with a straight-through
+gradient), BN frozen. Architectures (--arch):
+- reference: the reference CNN (4 conv 3x3 32-32-64-64 with BN + ReLU, max-pool after conv 2
+  and 4, dense 128, new head), 28x28x1;
+- resnet18: torchvision's resnet18 with random weights, fc replaced by a new head;
+- mobilenet_v2: torchvision's mobilenet_v2().features[:12] (the nsfwjs cut at
+  block_10_project_BN: 33 layers, 294,848 masked weights) + global average pooling + new head.
+Every conv (and the reference CNN's dense layer) is masked. Prints one JSON line."""
 import argparse, json, os, time
 
 import torch
@@ -62,8 +67,66 @@ class Net(nn.Module):
         return self.head(F.relu(self.fc1(x.flatten(1))))
 
 
+class MaskedConv2d(nn.Module):
+    """Wraps a torchvision Conv2d: frozen weight, real-valued scores, binarised mask."""
+
+    def __init__(self, conv, threshold=5e-3, scale=1e-2):
+        super().__init__()
+        self.conv = conv
+        conv.weight.requires_grad_(False)
+        if conv.bias is not None:
+            conv.bias.requires_grad_(False)
+        self.scores = nn.Parameter(torch.full_like(conv.weight, scale))
+        self.threshold = threshold
+
+    def forward(self, x):
+        c = self.conv
+        w = c.weight * Binarize.apply(self.scores, self.threshold)
+        return F.conv2d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+def mask_convs(module):
+    for name, child in module.named_children():
+        if isinstance(child, nn.Conv2d):
+            setattr(module, name, MaskedConv2d(child))
+        else:
+            mask_convs(child)
+
+
+class Torchvision(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        import torchvision
+
+        if arch == "resnet18":
+            m = torchvision.models.resnet18(weights=None)
+            m.fc = nn.Identity()
+            self.body, feat = m, 512
+        else:
+            self.body = nn.Sequential(torchvision.models.mobilenet_v2(weights=None).features[:12], nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            feat = 96
+        mask_convs(self.body)
+        for mod in self.body.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.requires_grad_(False)
+        self.head = nn.Linear(feat, 10)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+    def bn_eval(self):
+        for mod in self.body.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.eval()
+
+    def scores(self):
+        return [p for n, p in self.body.named_parameters() if n.endswith("scores")]
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--arch", choices=["reference", "resnet18", "mobilenet_v2"], default="reference")
+    p.add_argument("--size", type=int, default=0, help="input height and width (default: 28 for reference, else 32)")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
@@ -71,12 +134,20 @@ def main():
     a = p.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    net = Net()
-    net.bns.eval()  # frozen BN, as in the engine's default
-    scores = [m.scores for m in list(net.convs) + [net.fc1]]
+    if a.arch == "reference":
+        net = Net()
+        net.bns.eval()  # frozen BN, as in the engine's default
+        scores = [m.scores for m in list(net.convs) + [net.fc1]]
+        size, chans = a.size or 28, 1
+    else:
+        net = Torchvision(a.arch)
+        net.bn_eval()
+        scores = net.scores()
+        size, chans = a.size or 32, 3
+    masked = sum(s.numel() for s in scores)
     opt_mask = torch.optim.Adam(scores, lr=1e-4)
     opt_head = torch.optim.Adam(net.head.parameters(), lr=1e-4)
-    x = torch.rand(a.batch, 1, 28, 28)
+    x = torch.rand(a.batch, chans, size, size)
     y = torch.randint(0, 10, (a.batch,))
 
     def step():
@@ -103,7 +174,8 @@ def main():
         blas = ", ".join(sorted(libs)) or "none mapped"
     except OSError:
         pass
-    print(json.dumps({"torchMaskImgPerSec": a.steps * a.batch / dt, "threads": torch.get_num_threads(), "torch": torch.__version__, "blas": blas}))
+    print(json.dumps({"torchMaskImgPerSec": a.steps * a.batch / dt, "threads": torch.get_num_threads(), "torch": torch.__version__, "blas": blas,
+                      "arch": a.arch, "size": size, "batch": a.batch, "steps": a.steps, "maskedWeights": masked}))
 
 
 if __name__ == "__main__":

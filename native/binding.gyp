@@ -2,11 +2,28 @@
   "targets": [
     {
       "target_name": "piggyback_native",
-      "sources": ["src/piggyback_native.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fopenmp", "-fexceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
-      "ldflags": ["-fopenmp"],
-      "libraries": ["-ldnnl"]
+      "sources": [
+        "src/piggyback_native.cc"
+      ],
+      "cflags_cc": [
+        "-O3",
+        "-std=c++17",
+        "-fopenmp",
+        "-fexceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-std=gnu++17",
+        "-std=gnu++14"
+      ],
+      "ldflags": [
+        "-fopenmp",
+        "-Wl,--disable-new-dtags",
+        "-Wl,-rpath,'$$ORIGIN'"
+      ],
+      "libraries": [
+        "-ldnnl"
+      ]
     }
   ]
 }

@@ -17,6 +17,8 @@ import { trainStep } from '../core/train/loop';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
 import { packageRoot } from '../core/paths';
 import { benchOverlap } from '../../bench/overlap';
+import { benchArchitectures, forwardFlops, gemmPeakGflops, type ArchRow } from './benchMatrix';
+import type { BackendName } from '../core/backend';
 
 export interface BenchResult {
   backend: string;
@@ -40,6 +42,12 @@ export interface BenchResult {
   overlapMs: number;
   peakRssMb: number;
   tensorsLeakedPerStep: number;
+  /** 1-minute load average at the start and the end of the run (compare ratios, know the load). */
+  loadAverage: { start: number; end: number };
+  /** fp32 GEMM (1024^3) on the measured backend, GFLOP/s: the machine's practical peak. */
+  gemmPeakGflops: number | null;
+  /** One row per architecture and input size, the reference CNN first (see benchMatrix.ts). */
+  rows: ArchRow[];
 }
 
 const BATCH = 64;
@@ -86,7 +94,8 @@ function torchPeer(steps: number): { imgPerSec: number | null; threads: number |
   return { imgPerSec: j.torchMaskImgPerSec, threads: j.threads, blas: j.blas, note: null };
 }
 
-export async function runBench(opts: { quick: boolean; backend: BackendPreference; log: (s: string) => void }): Promise<BenchResult> {
+export async function runBench(opts: { quick: boolean; backend: BackendPreference; matrix?: boolean; log: (s: string) => void }): Promise<BenchResult> {
+  const loadStart = os.loadavg()[0];
   // Analytics first, on a fresh heap, as the inspector runs them (in a process that is not
   // training): after the training runs, the leftover heap and array pools made it ~2x noisier.
   const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
@@ -98,6 +107,8 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   const backbone = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
   const o = DEFAULT_TRAIN_OPTIONS;
 
+  const refFlops = forwardFlops(backbone);
+  const refMasked = backbone.maskedParams;
   const mask = new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'bench' });
   const maskRun = timeTraining(mask, steps, warmup);
   opts.log(`mask training: ${maskRun.imgPerSec.toFixed(1)} img/s`);
@@ -132,6 +143,23 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   const torch = torchPeer(steps);
   opts.log(torch.imgPerSec ? `PyTorch mask training: ${torch.imgPerSec.toFixed(1)} img/s (${torch.threads} threads)` : `PyTorch: skipped (${torch.note})`);
 
+  const peak = gemmPeakGflops();
+  opts.log(`fp32 GEMM peak on ${info.detail}: ${peak.toFixed(1)} GFLOP/s`);
+  const referenceRow: ArchRow = {
+    arch: 'reference-cnn', size: 28, batchSize: BATCH, steps, maskedWeights: refMasked, forwardGflopsPerImage: refFlops / 1e9,
+    backends: [
+      { backend: info.detail, maskImgPerSec: maskRun.imgPerSec, note: null },
+      ...(wasmMaskImgPerSec === null ? [] : [{ backend: 'wasm', maskImgPerSec: wasmMaskImgPerSec, note: null }]),
+    ],
+    bestBackend: info.detail, maskImgPerSec: maskRun.imgPerSec, finetuneImgPerSec: ftRun.imgPerSec, evalImgPerSec,
+    torchMaskImgPerSec: torch.imgPerSec, torchNote: torch.note, ratioVsTorch: torch.imgPerSec ? maskRun.imgPerSec / torch.imgPerSec : null,
+    fractionOfPeak: (maskRun.imgPerSec * 3 * refFlops) / 1e9 / peak, peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+  // The networks researchers bring: every backend that loads, the measured one first.
+  const others: BackendName[] = (['native', 'wasm', 'tensorflow'] as BackendName[]).filter((b) => b !== info.name);
+  const rows = opts.matrix === false ? [] : await benchArchitectures({ quick: opts.quick, backends: [info.name, ...others], peakGflops: peak, log: opts.log });
+  await initBackend(info.name);
+
   return {
     backend: info.detail,
     batchSize: BATCH,
@@ -151,6 +179,9 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
     overlapMs: overlap.overlapMs,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     tensorsLeakedPerStep: Math.max(maskRun.leak, ftRun.leak),
+    loadAverage: { start: loadStart, end: os.loadavg()[0] },
+    gemmPeakGflops: peak,
+    rows: [referenceRow, ...rows],
   };
 }
 
@@ -166,5 +197,17 @@ export function formatBench(r: BenchResult): string {
     `ours / PyTorch              ${f(r.ratioVsTorch, 2)}`,
     `overlap, 10 x 25.5M masks   ${f(r.overlapMs)} ms`,
     `peak RSS                    ${f(r.peakRssMb, 0)} MB`,
+    `fp32 GEMM peak              ${f(r.gemmPeakGflops)} GFLOP/s; load average ${f(r.loadAverage.start, 2)} -> ${f(r.loadAverage.end, 2)}`,
+    '',
+    'arch           px  batch steps  best backend             mask img/s  per backend                 fine-tune  infer   PyTorch  ratio  peak',
+    ...r.rows.map((x) =>
+      [
+        x.arch.padEnd(13), String(x.size).padStart(4), String(x.batchSize).padStart(6), String(x.steps).padStart(5), ` ${x.bestBackend.slice(0, 24).padEnd(24)}`,
+        f(x.maskImgPerSec).padStart(10),
+        `  ${x.backends.map((b) => `${b.backend.split(' ')[0]} ${b.maskImgPerSec === null ? '-' : f(b.maskImgPerSec)}`).join(', ').padEnd(26)}`,
+        f(x.finetuneImgPerSec).padStart(9), f(x.evalImgPerSec).padStart(7), (x.torchMaskImgPerSec === null ? '-' : f(x.torchMaskImgPerSec)).padStart(9),
+        f(x.ratioVsTorch, 2).padStart(6), x.fractionOfPeak === null ? '     -' : `${(100 * x.fractionOfPeak).toFixed(0).padStart(5)}%`,
+      ].join(' '),
+    ),
   ].join('\n');
 }

@@ -225,11 +225,12 @@ export function buildProgram(): Command {
     .command('bench')
     .description('measure mask-training and fine-tuning speed (and PyTorch on the same net when installed), overlap speed, memory')
     .option('--quick', 'fewer steps')
+    .option('--no-matrix', 'only the reference CNN (skip the ResNet-18 and MobileNetV2 rows)')
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
     .action(async (o) => {
       const { runBench, formatBench } = await import('./bench');
-      const r = await runBench({ quick: Boolean(o.quick), backend: o.backend, log: o.json ? () => {} : (s: string) => process.stderr.write(`${s}\n`) });
+      const r = await runBench({ quick: Boolean(o.quick), backend: o.backend, matrix: o.matrix !== false, log: o.json ? () => {} : (s: string) => process.stderr.write(`${s}\n`) });
       print(o.json, r, () => formatBench(r));
     });
 

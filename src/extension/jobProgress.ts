@@ -62,7 +62,7 @@ export function runWithProgress<K extends JobRequest['kind']>(
               progress.report({ message: msg, increment });
               ctx.statusBar.detail(title, msg);
             }
-            if (e.type === 'epoch') ctx.log.info(`${title}: ${msg}`);
+            if (e.type === 'epoch' || e.type === 'start') ctx.log.info(`${title}: ${msg}`);
             ExplorerPanel.current?.trainEvent(e);
             opts.onEvent?.(e);
           },

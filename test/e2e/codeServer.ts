@@ -142,13 +142,16 @@ export function installExtension(dirs: CodeServerDirs, vsix: string): void {
   if (r.status !== 0) throw new Error(`code-server --install-extension failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
 
-export async function launch(dirs: CodeServerDirs): Promise<CodeServer> {
+/** `wrap`: a command prefix that execs the rest (e.g. unshare + a mount that hides a library). */
+export async function launch(dirs: CodeServerDirs, opts: { wrap?: string[] } = {}): Promise<CodeServer> {
   const port = await freePort();
   const logFile = path.join(dirs.home, 'code-server.log');
   const out = fs.openSync(logFile, 'a');
+  const wrap = opts.wrap ?? [];
   const proc = spawn(
-    process.execPath,
+    wrap[0] ?? process.execPath,
     [
+      ...(wrap.length ? [...wrap.slice(1), process.execPath] : []),
       codeServerEntry(),
       '--bind-addr',
       `127.0.0.1:${port}`,

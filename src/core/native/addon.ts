@@ -35,9 +35,15 @@ export interface NativeAddon {
 
 export const ADDON_FILE = 'piggyback_native.node';
 
-/** Where the addon is looked for: $PIGGYBACK_NATIVE_ADDON, else <package>/native/build/Release. */
+/**
+ * Where the addon is looked for: $PIGGYBACK_NATIVE_ADDON, else <package>/dist/native (the
+ * linux-x64 vsix, with its shared libraries beside it), else <package>/native/build/Release
+ * (a checkout after npm ci).
+ */
 export function defaultAddonPath(): string {
-  return process.env.PIGGYBACK_NATIVE_ADDON || path.join(packageRoot(), 'native', 'build', 'Release', ADDON_FILE);
+  if (process.env.PIGGYBACK_NATIVE_ADDON) return process.env.PIGGYBACK_NATIVE_ADDON;
+  const packaged = path.join(packageRoot(), 'dist', 'native', ADDON_FILE);
+  return fs.existsSync(packaged) ? packaged : path.join(packageRoot(), 'native', 'build', 'Release', ADDON_FILE);
 }
 
 const loaded = new Map<string, NativeAddon>();

@@ -1,0 +1,231 @@
+/**
+ * The architecture rows of `piggyback bench`: the networks researchers bring, at real image
+ * sizes, per backend, next to PyTorch on the same architecture in the same run.
+ *
+ * - resnet18 (built here, random weights) at 32 and 64 px, batch 32;
+ * - nsfwjs' ImageNet MobileNetV2 cut at block_10_project_BN at 96 and 224 px;
+ * each: mask-training img/s per backend (native, wasm, tfjs-node when it loads), fine-tuning
+ * and inference img/s on the first backend, the PyTorch peer (torchvision resnet18 /
+ * mobilenet_v2().features[:12], every conv masked with an STE, BN frozen, same batch and
+ * threads), the ratio, and the fraction of the machine's fp32 GEMM peak the step reaches.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf } from '../core/tf';
+import { initBackend, type BackendName } from '../core/backend';
+import { Backbone } from '../core/model/backbone';
+import { buildResNet, resnet18Spec } from '../core/model/resnet';
+import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../core/model/nsfwjsMobilenet';
+import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
+import { trainStep } from '../core/train/loop';
+import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
+import { packageRoot } from '../core/paths';
+
+export interface BackendSpeed {
+  backend: string;
+  maskImgPerSec: number | null;
+  /** Why this backend was not measured (does not load, or too slow for the row), or null. */
+  note: string | null;
+}
+
+export interface ArchRow {
+  arch: 'reference-cnn' | 'resnet18' | 'mobilenetv2';
+  size: number;
+  batchSize: number;
+  /** Training steps timed (after warm-up) per measurement; fewer on the big rows. */
+  steps: number;
+  maskedWeights: number;
+  /** Forward FLOPs of the masked layers per image (x3 for a training step). */
+  forwardGflopsPerImage: number;
+  backends: BackendSpeed[];
+  /** The fastest backend's mask-training img/s, and that backend. */
+  bestBackend: string;
+  maskImgPerSec: number;
+  finetuneImgPerSec: number | null;
+  evalImgPerSec: number | null;
+  torchMaskImgPerSec: number | null;
+  torchNote: string | null;
+  ratioVsTorch: number | null;
+  /** Training FLOP/s reached (3 x forward per image) over the measured GEMM peak. */
+  fractionOfPeak: number | null;
+  peakRssMb: number;
+}
+
+type Build = () => Promise<{ backbone: Backbone; cleanup: () => void }>;
+
+interface RowSpec {
+  arch: ArchRow['arch'];
+  size: number;
+  batch: number;
+  steps: number;
+  torchArch: string;
+  build: Build;
+}
+
+/** Forward FLOPs (multiply-adds x 2) of every masked layer for one image. */
+export function forwardFlops(backbone: Backbone): number {
+  let flops = 0;
+  for (const l of backbone.layers) {
+    const out = backbone.model.getLayer(l.name).outputShape as number[];
+    const s = l.shape;
+    if (l.kind === 'dense') flops += 2 * s[0] * s[1];
+    else flops += 2 * (out[1] ?? 1) * (out[2] ?? 1) * s[0] * s[1] * s[2] * s[3]; // conv: kh kw cin cout; depthwise: kh kw cin mult
+  }
+  return flops;
+}
+
+function batch(size: number, channels: number, n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return {
+    x: tf.randomUniform([n, size, size, channels], 0, 1, 'float32', seed) as tf.Tensor4D,
+    y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % 10), 'int32'),
+  };
+}
+
+/** img/s over `steps` steps on pre-made batches after `warmup` steps. */
+function timeTrain(net: TaskNet, size: number, channels: number, n: number, steps: number, warmup: number): number {
+  const opt = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
+  const batches = [batch(size, channels, n, 1), batch(size, channels, n, 2)];
+  try {
+    for (let i = 0; i < warmup; i++) trainStep(net, opt, batches[i % 2]);
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) trainStep(net, opt, batches[i % 2]);
+    return (steps * n) / ((performance.now() - t0) / 1000);
+  } finally {
+    for (const b of batches) tf.dispose([b.x, b.y]);
+    opt.mask.dispose();
+    opt.head.dispose();
+  }
+}
+
+function timeEval(net: TaskNet, size: number, channels: number, n: number, reps: number): number {
+  const { x, y } = batch(size, channels, n, 3);
+  tf.tidy(() => net.logits(x, false).dataSync());
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) tf.tidy(() => net.logits(x, false).dataSync());
+  tf.dispose([x, y]);
+  return (reps * n) / ((performance.now() - t0) / 1000);
+}
+
+function maskNet(backbone: Backbone, name: string): PiggybackNet {
+  const o = DEFAULT_TRAIN_OPTIONS;
+  return new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name });
+}
+
+/** The machine's fp32 GEMM rate on the active backend, GFLOP/s (best of a few 1024^3 products). */
+export function gemmPeakGflops(): number {
+  const n = 1024;
+  const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
+  const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+  let best = Infinity;
+  tf.tidy(() => tf.matMul(a, b).dataSync());
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    tf.tidy(() => tf.matMul(a, b).dataSync());
+    best = Math.min(best, performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+function torchPeer(arch: string, size: number, n: number, steps: number): { imgPerSec: number | null; note: string | null } {
+  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const script = path.join(packageRoot(), 'bench', 'torch_mask.py');
+  const args = [script, '--arch', arch, '--size', String(size), '--batch', String(n), '--steps', String(steps), '--warmup', '1', '--threads', String(os.cpus().length)];
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 900_000 });
+  if (r.status !== 0) {
+    const why = /No module named .?torch/.test(r.stderr ?? '') ? 'python3-torch / python3-torchvision not installed' : (r.stderr || r.error?.message || 'failed').trim().split('\n').pop();
+    return { imgPerSec: null, note: why ?? 'failed' };
+  }
+  return { imgPerSec: JSON.parse(r.stdout.trim().split('\n').pop() as string).torchMaskImgPerSec, note: null };
+}
+
+function specs(quick: boolean): RowSpec[] {
+  const resnet = (size: number): Build => async () => {
+    const b = Backbone.fromModel(buildResNet(resnet18Spec(size)), 'bench', '(in memory)');
+    return { backbone: b, cleanup: () => b.dispose() };
+  };
+  const mobilenet = (size: number): Build => async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-bench-mnv2-'));
+    const b = await Backbone.load(extractNsfwjsMobilenet(dir), { cutAt: MOBILENET_DEFAULT_CUT, inputHW: [size, size] });
+    return { backbone: b, cleanup: () => { b.dispose(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  };
+  const s = (full: number) => (quick ? 1 : full);
+  return [
+    { arch: 'resnet18', size: 32, batch: 32, steps: s(5), torchArch: 'resnet18', build: resnet(32) },
+    { arch: 'resnet18', size: 64, batch: 32, steps: s(3), torchArch: 'resnet18', build: resnet(64) },
+    { arch: 'mobilenetv2', size: 96, batch: 32, steps: s(4), torchArch: 'mobilenet_v2', build: mobilenet(96) },
+    { arch: 'mobilenetv2', size: 224, batch: 16, steps: s(2), torchArch: 'mobilenet_v2', build: mobilenet(224) },
+  ];
+}
+
+/**
+ * Measures every row on each backend in `backends` (the first is also timed for fine-tuning
+ * and inference). A backend that does not load is listed with the reason.
+ */
+export async function benchArchitectures(opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): Promise<ArchRow[]> {
+  const rows: ArchRow[] = [];
+  for (const spec of specs(opts.quick)) {
+    const speeds: BackendSpeed[] = [];
+    let meta: { masked: number; flops: number } | null = null;
+    let finetune: number | null = null;
+    let evalRate: number | null = null;
+    for (const [i, name] of opts.backends.entries()) {
+      let info;
+      try {
+        info = await initBackend(name);
+      } catch (e) {
+        speeds.push({ backend: name, maskImgPerSec: null, note: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+        continue;
+      }
+      if (info.name !== name) {
+        speeds.push({ backend: name, maskImgPerSec: null, note: `not available (${info.fallbackReason ?? info.detail})` });
+        continue;
+      }
+      const { backbone, cleanup } = await spec.build();
+      try {
+        const [, , c] = backbone.inputShape;
+        meta ??= { masked: backbone.maskedParams, flops: forwardFlops(backbone) };
+        const net = maskNet(backbone, `bench-${spec.arch}`);
+        const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, 1);
+        speeds.push({ backend: info.detail, maskImgPerSec: rate, note: null });
+        opts.log(`${spec.arch} ${spec.size}px batch ${spec.batch}: mask training ${rate.toFixed(1)} img/s on ${info.detail}`);
+        if (i === 0) {
+          evalRate = timeEval(net, spec.size, c, spec.batch, Math.max(1, spec.steps));
+          net.dispose();
+          const ft = new FinetuneNet(backbone, 10, 1, `bench-ft-${spec.arch}`);
+          finetune = timeTrain(ft, spec.size, c, spec.batch, Math.max(1, Math.ceil(spec.steps / 2)), 1);
+          ft.dispose();
+          opts.log(`  fine-tuning ${finetune.toFixed(1)} img/s, inference ${evalRate.toFixed(1)} img/s`);
+        } else net.dispose();
+      } finally {
+        cleanup();
+      }
+    }
+    const torch = torchPeer(spec.torchArch, spec.size, spec.batch, Math.max(2, spec.steps));
+    opts.log(torch.imgPerSec ? `  PyTorch ${torch.imgPerSec.toFixed(1)} img/s` : `  PyTorch skipped (${torch.note})`);
+    const measured = speeds.filter((x) => x.maskImgPerSec !== null);
+    const best = measured.reduce<BackendSpeed | null>((a, x) => (a && (a.maskImgPerSec ?? 0) >= (x.maskImgPerSec ?? 0) ? a : x), null);
+    const bestRate = best?.maskImgPerSec ?? 0;
+    rows.push({
+      arch: spec.arch,
+      size: spec.size,
+      batchSize: spec.batch,
+      steps: spec.steps,
+      maskedWeights: meta?.masked ?? 0,
+      forwardGflopsPerImage: (meta?.flops ?? 0) / 1e9,
+      backends: speeds,
+      bestBackend: best?.backend ?? '-',
+      maskImgPerSec: bestRate,
+      finetuneImgPerSec: finetune,
+      evalImgPerSec: evalRate,
+      torchMaskImgPerSec: torch.imgPerSec,
+      torchNote: torch.note,
+      ratioVsTorch: torch.imgPerSec && bestRate ? bestRate / torch.imgPerSec : null,
+      fractionOfPeak: opts.peakGflops && meta ? (bestRate * 3 * meta.flops) / 1e9 / opts.peakGflops : null,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    });
+  }
+  return rows;
+}
