@@ -88,9 +88,11 @@ function timeTrain(net: TaskNet, size: number, channels: number, n: number, step
   const opt = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
   const batches = [batch(size, channels, n, 1), batch(size, channels, n, 2)];
   try {
-    for (let i = 0; i < warmup; i++) trainStep(net, opt, batches[i % 2]);
+    // trainStep disposes its batch: give it clones (they share the data).
+    const next = (i: number) => ({ x: tf.clone(batches[i % 2].x), y: tf.clone(batches[i % 2].y) });
+    for (let i = 0; i < warmup; i++) trainStep(net, opt, next(i));
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) trainStep(net, opt, batches[i % 2]);
+    for (let i = 0; i < steps; i++) trainStep(net, opt, next(i));
     return (steps * n) / ((performance.now() - t0) / 1000);
   } finally {
     for (const b of batches) tf.dispose([b.x, b.y]);
@@ -118,11 +120,17 @@ export function gemmPeakGflops(): number {
   const n = 1024;
   const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
   const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+  // Not tf.tidy(() => ...dataSync()): tidy walks a returned 1M-entry array looking for tensors (~1 s).
+  const product = (): void => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
   let best = Infinity;
-  tf.tidy(() => tf.matMul(a, b).dataSync());
+  product();
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    tf.tidy(() => tf.matMul(a, b).dataSync());
+    product();
     best = Math.min(best, performance.now() - t0);
   }
   tf.dispose([a, b]);
