@@ -3,10 +3,16 @@
  * Nothing here depends on TensorFlow.js, so the webview and protocol can import it.
  */
 
-/** Images as NHWC float32 in [0, 1], labels as class indices. */
+/**
+ * Images as NHWC float32 in [0, 1], labels as class indices. A set too large to hold at the
+ * input size (e.g. 50,000 photos at 224 px) is read per batch instead: it has `read`, and its
+ * `images` throws. Read through data/dataset.ts' readImages, which handles both.
+ */
 export interface Dataset {
   name: string;
   images: Float32Array;
+  /** Present on sets read per batch: the images at `positions` (indices into this set), converted to the set's size. */
+  read?: (positions: ArrayLike<number>) => Float32Array;
   labels: Int32Array;
   count: number;
   height: number;

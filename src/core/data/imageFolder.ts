@@ -152,6 +152,22 @@ const DECODE_CONCURRENCY = 16;
 function filePool(files: string[], labels: number[]): ImagePool {
   return {
     labels: Int32Array.from(labels),
+    readSync(indices, input) {
+      const per = input.height * input.width * input.channels;
+      const out = new Float32Array(indices.length * per);
+      for (let i = 0; i < indices.length; i++) {
+        const file = files[indices[i]];
+        let buf: Buffer;
+        try {
+          buf = fs.readFileSync(file);
+        } catch (e) {
+          throw badDataset(`cannot read ${file}: ${(e as Error).message}`, 'the image folder changed while training: restore the file or start again');
+        }
+        const img = decodeImage(buf, file);
+        out.set(toInputShape(img.data, 1, img.height, img.width, img.channels, input), i * per);
+      }
+      return out;
+    },
     async gather(indices, input) {
       const per = input.height * input.width * input.channels;
       const out = new Float32Array(indices.length * per);

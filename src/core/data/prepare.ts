@@ -7,6 +7,7 @@
 import type { DataSplits, Dataset, InputSpec } from '../types';
 import { DEFAULT_SEED, FIXED_SPLIT_SEED, LoadOptions, badDataset, validateInputSpec, validateLoadOptions } from './common';
 import { toInputShape } from './resize';
+import { floatBytes, lazyDataset } from './dataset';
 import { limitPerClassIndices, limitTotalIndices, shuffleInPlace, stratifiedSplitIndices } from './split';
 
 /** A source of labelled images from which selected ones can be produced at an InputSpec. */
@@ -14,6 +15,17 @@ export interface ImagePool {
   labels: Int32Array;
   /** NHWC float32 in [0, 1] of the images at `indices` (in that order), converted to `input`. */
   gather(indices: readonly number[], input: InputSpec): Promise<Float32Array>;
+  /** The same, synchronously (per batch, for sets too large to hold at the input size). */
+  readSync(indices: ArrayLike<number>, input: InputSpec): Float32Array;
+}
+
+/**
+ * A split whose images would take more than this as float32 at the input size is read per
+ * batch from its source instead of held in memory ($PIGGYBACK_DATA_BUDGET_MB overrides).
+ */
+export function memoryBudgetBytes(): number {
+  const mb = Number(process.env.PIGGYBACK_DATA_BUDGET_MB);
+  return (Number.isFinite(mb) && mb >= 0 ? mb : 512) * 1024 * 1024;
 }
 
 /** Pixels held in memory at a common native size. */
@@ -32,27 +44,25 @@ const CHUNK = 512;
 
 export function arrayPool(src: ArraySource): ImagePool {
   const per = src.height * src.width * src.channels;
-  return {
-    labels: src.labels,
-    async gather(indices, input) {
-      const outPer = input.height * input.width * input.channels;
-      const out = new Float32Array(indices.length * outPer);
-      for (let start = 0; start < indices.length; start += CHUNK) {
-        const chunk = indices.slice(start, start + CHUNK);
-        const native = new Float32Array(chunk.length * per);
-        chunk.forEach((idx, i) => {
-          const base = idx * per;
-          const o = i * per;
-          for (let k = 0; k < per; k++) {
-            const v = src.pixels[base + k] * src.scale;
-            native[o + k] = v < 0 ? 0 : v > 1 ? 1 : v;
-          }
-        });
-        out.set(toInputShape(native, chunk.length, src.height, src.width, src.channels, input), start * outPer);
+  const readSync = (indices: ArrayLike<number>, input: InputSpec): Float32Array => {
+    const outPer = input.height * input.width * input.channels;
+    const out = new Float32Array(indices.length * outPer);
+    for (let start = 0; start < indices.length; start += CHUNK) {
+      const n = Math.min(CHUNK, indices.length - start);
+      const native = new Float32Array(n * per);
+      for (let i = 0; i < n; i++) {
+        const base = indices[start + i] * per;
+        const o = i * per;
+        for (let k = 0; k < per; k++) {
+          const v = src.pixels[base + k] * src.scale;
+          native[o + k] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
       }
-      return out;
-    },
+      out.set(toInputShape(native, n, src.height, src.width, src.channels, input), start * outPer);
+    }
+    return out;
   };
+  return { labels: src.labels, readSync, gather: async (indices, input) => readSync(indices, input) };
 }
 
 /** Pools on a subset of an ArraySource (e.g. a fixed train/test split of one array). */
@@ -62,6 +72,7 @@ export function arraySubsetPool(src: ArraySource, subset: readonly number[]): Im
   return {
     labels,
     gather: (indices, input) => base.gather(indices.map((i) => subset[i]), input),
+    readSync: (indices, input) => base.readSync(Array.from(indices, (i) => subset[i]), input),
   };
 }
 
@@ -76,11 +87,14 @@ export interface PoolSet {
   where?: string;
 }
 
+/**
+ * The chosen images as a Dataset at the InputSpec: converted once and held in memory when
+ * that fits the budget, else read (converted, decoded) per batch from the pool, so memory
+ * stays bounded by a batch whatever the set's size.
+ */
 async function materialise(name: string, classNames: string[], pool: ImagePool, indices: number[], input: InputSpec): Promise<Dataset> {
-  const images = await pool.gather(indices, input);
-  return {
+  const fields = {
     name,
-    images,
     labels: Int32Array.from(indices, (i) => pool.labels[i]),
     count: indices.length,
     height: input.height,
@@ -88,6 +102,11 @@ async function materialise(name: string, classNames: string[], pool: ImagePool, 
     channels: input.channels,
     classNames: classNames.slice(),
   };
+  if (floatBytes(indices.length, input.height, input.width, input.channels) > memoryBudgetBytes()) {
+    const chosen = Int32Array.from(indices);
+    return lazyDataset(fields, (positions) => pool.readSync(Array.from(positions, (p) => chosen[p]), input));
+  }
+  return { ...fields, images: await pool.gather(indices, input) };
 }
 
 const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

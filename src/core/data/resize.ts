@@ -8,6 +8,7 @@
  */
 import { PiggybackError } from '../errors';
 import type { Dataset, InputSpec } from '../types';
+import { lazyDataset } from './dataset';
 
 /** ITU-R BT.601 luma weights (same as PIL's "L" mode). */
 export const LUMA = [0.299, 0.587, 0.114] as const;
@@ -212,6 +213,10 @@ export function toInputShape(
 
 /** A Dataset converted to the InputSpec (new object; images may be shared when unchanged). */
 export function resizeDataset(ds: Dataset, input: InputSpec): Dataset {
-  const images = toInputShape(ds.images, ds.count, ds.height, ds.width, ds.channels, input);
-  return { ...ds, images, height: input.height, width: input.width, channels: input.channels };
+  const fields = { name: ds.name, labels: ds.labels, count: ds.count, classNames: ds.classNames, height: input.height, width: input.width, channels: input.channels };
+  if (ds.read) {
+    const read = ds.read;
+    return lazyDataset(fields, (positions) => toInputShape(read(positions), positions.length, ds.height, ds.width, ds.channels, input));
+  }
+  return { ...fields, images: toInputShape(ds.images, ds.count, ds.height, ds.width, ds.channels, input) };
 }

@@ -4,6 +4,7 @@
  * wrappers gather the chosen images. Same seed -> same result, always.
  */
 import type { Dataset } from '../types';
+import { lazyDataset, readImages } from './dataset';
 
 /** mulberry32: tiny 32-bit PRNG, uniform floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -121,14 +122,11 @@ export function limitTotalIndices(
 
 /** A new Dataset with the images at `indices`, in that order. */
 export function subsetDataset(ds: Dataset, indices: readonly number[], name = ds.name): Dataset {
-  const per = ds.height * ds.width * ds.channels;
-  const images = new Float32Array(indices.length * per);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((src, i) => {
-    images.set(ds.images.subarray(src * per, (src + 1) * per), i * per);
-    labels[i] = ds.labels[src];
-  });
-  return { ...ds, name, images, labels, count: indices.length, classNames: ds.classNames.slice() };
+  const labels = Int32Array.from(indices, (src) => ds.labels[src]);
+  const fields = { name, labels, count: indices.length, height: ds.height, width: ds.width, channels: ds.channels, classNames: ds.classNames.slice() };
+  // A set read per batch stays so: the subset maps its positions onto the parent's.
+  if (ds.read) return lazyDataset(fields, (positions) => readImages(ds, Array.from(positions, (p) => indices[p])));
+  return { ...fields, images: readImages(ds, indices) };
 }
 
 /** Stratified train/val split of a Dataset; `val` gets about `fraction` of every class. */

@@ -8,6 +8,7 @@ import { tf } from '../tf';
 import { PiggybackError } from '../errors';
 import type { BnValues, DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
 import { loadLayersModelFile } from './modelIO';
+import { readRange } from '../data/dataset';
 
 /** A BN layer's parameters as tensors (the stored form is BnValues<Float32Array>). */
 export type BnParams = BnValues<tf.Tensor1D>;
@@ -213,14 +214,13 @@ export class Backbone {
   featureDataset(ds: Dataset, batchSize = 256): Dataset {
     const f = this.featureSize;
     const out = new Float32Array(ds.count * f);
-    const per = ds.height * ds.width * ds.channels;
     for (let s = 0; s < ds.count; s += batchSize) {
       const e = Math.min(ds.count, s + batchSize);
-      const feats = tf.tidy(() => this.features(tf.tensor4d(ds.images.subarray(s * per, e * per), [e - s, ds.height, ds.width, ds.channels]), this.frozenContext()));
+      const feats = tf.tidy(() => this.features(tf.tensor4d(readRange(ds, s, e), [e - s, ds.height, ds.width, ds.channels]), this.frozenContext()));
       out.set(feats.dataSync() as Float32Array, s * f);
       feats.dispose();
     }
-    return { ...ds, images: out, height: 1, width: 1, channels: f };
+    return { name: ds.name, labels: ds.labels, count: ds.count, classNames: ds.classNames, images: out, height: 1, width: 1, channels: f };
   }
 
   /** featureDataset of every split. */

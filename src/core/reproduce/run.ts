@@ -26,6 +26,7 @@ import { Backbone } from '../model/backbone';
 import { tf } from '../tf';
 import { MANIFEST_FILE } from '../project/manifest';
 import { maskFileBytes } from '../project/maskFile';
+import { readRange } from '../data/dataset';
 import { loadTask, readTaskMeta } from '../project/taskFiles';
 import { DEFAULT_TRAIN_OPTIONS, type TaskStats, type TrainEvent, type TrainOptions } from '../types';
 import type { InvestigationKind, ReproducePlan, TaskPlan, TunePlan, VariantKind } from './plan';
@@ -157,7 +158,7 @@ export async function featureDiagnostic(modelPath: string, opts: { cutAt?: strin
     const per = h * w * c;
     for (let s = 0; s < d.train.count; s += 128) {
       const e = Math.min(d.train.count, s + 128);
-      const f = tf.tidy(() => bb.features(tf.tensor4d(d.train.images.subarray(s * per, e * per), [e - s, h, w, c]), bb.frozenContext()));
+      const f = tf.tidy(() => bb.features(tf.tensor4d(readRange(d.train, s, e), [e - s, h, w, c]), bb.frozenContext()));
       const a = f.dataSync() as Float32Array;
       f.dispose();
       for (let i = 0; i < a.length; i++) {

@@ -1,21 +1,23 @@
 /** Turning Dataset slices into tensors, and batched prediction over a whole Dataset. */
 import { tf } from '../tf';
 import type { Dataset, EvalResult } from '../types';
+import { readImages, readRange } from '../data/dataset';
 
 /**
  * Copies images/labels at positions start..end of `indices` (or of the dataset itself when
  * `indices` is null) into a [n, h, w, c] tensor and an int32 label tensor.
  */
 export function batchTensors(ds: Dataset, indices: ArrayLike<number> | null, start: number, end: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const per = ds.height * ds.width * ds.channels;
   const n = end - start;
-  const buf = new Float32Array(n * per);
+  const positions = new Int32Array(n);
   const labels = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const i = indices ? indices[start + k] : start + k;
-    buf.set(ds.images.subarray(i * per, (i + 1) * per), k * per);
+    positions[k] = i;
     labels[k] = ds.labels[i];
   }
+  // Only this batch is converted (and, for sets read per batch, decoded): memory stays bounded.
+  const buf = !indices ? readRange(ds, start, end) : readImages(ds, positions);
   return { x: tf.tensor4d(buf, [n, ds.height, ds.width, ds.channels]), y: tf.tensor1d(labels, 'int32') };
 }
 
