@@ -48,6 +48,22 @@ export interface BenchResult {
   gemmPeakGflops: number | null;
   /** One row per architecture and input size, the reference CNN first (see benchMatrix.ts). */
   rows: ArchRow[];
+  /** Mask training on a folder of N JPEGs at 224 px in its own process (bench/image-folder-memory.ts), or null when skipped. */
+  imageFolderMemory: Record<string, unknown> | null;
+}
+
+/** Runs bench/image-folder-memory.ts in a child process, so the peak RSS it reports is its own. */
+function imageFolderMemory(quick: boolean, backend: string, log: (s: string) => void): Record<string, unknown> | null {
+  const script = path.join(packageRoot(), 'bench', 'image-folder-memory.ts');
+  const args = ['--import', 'tsx', script, '--images', quick ? '5000' : '50000', '--size', '224', '--steps', quick ? '1' : '2', '--batch', '8', '--backend', backend];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 900_000, cwd: packageRoot() });
+  if (r.status !== 0) {
+    log(`image-folder memory: skipped (${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()})`);
+    return null;
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+  log(`${j.images} JPEGs at 224 px, read per batch: peak RSS ${Number(j.peakRssMb).toFixed(0)} MB (float32 in memory would be ${Number(j.float32WouldBeMb).toFixed(0)} MB)`);
+  return j;
 }
 
 const BATCH = 64;
@@ -159,6 +175,7 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   const others: BackendName[] = (['native', 'wasm', 'tensorflow'] as BackendName[]).filter((b) => b !== info.name);
   const rows = opts.matrix === false ? [] : await benchArchitectures({ quick: opts.quick, backends: [info.name, ...others], peakGflops: peak, log: opts.log });
   await initBackend(info.name);
+  const folder = opts.matrix === false ? null : imageFolderMemory(opts.quick, info.name, opts.log);
 
   return {
     backend: info.detail,
@@ -182,6 +199,7 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
     loadAverage: { start: loadStart, end: os.loadavg()[0] },
     gemmPeakGflops: peak,
     rows: [referenceRow, ...rows],
+    imageFolderMemory: folder,
   };
 }
 
@@ -198,6 +216,7 @@ export function formatBench(r: BenchResult): string {
     `overlap, 10 x 25.5M masks   ${f(r.overlapMs)} ms`,
     `peak RSS                    ${f(r.peakRssMb, 0)} MB`,
     `fp32 GEMM peak              ${f(r.gemmPeakGflops)} GFLOP/s; load average ${f(r.loadAverage.start, 2)} -> ${f(r.loadAverage.end, 2)}`,
+    ...(r.imageFolderMemory ? [`${r.imageFolderMemory.images} JPEGs, 224 px    peak RSS ${f(Number(r.imageFolderMemory.peakRssMb), 0)} MB (MobileNetV2 mask training, read per batch)`] : []),
     '',
     'arch           px  batch steps  best backend             mask img/s  per backend                 fine-tune  infer   PyTorch  ratio  peak',
     ...r.rows.map((x) =>
