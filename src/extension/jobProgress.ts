@@ -7,6 +7,7 @@ import type { TrainEvent } from '../core/types';
 import type { ExtCtx } from './context';
 import { ExplorerPanel } from './explorerPanel';
 import type { JobRequest, JobResults } from './workerProtocol';
+import { RunClock, formatDuration } from '../core/train/eta';
 
 export function describeEvent(e: TrainEvent, totalEpochs: number): string | undefined {
   switch (e.type) {
@@ -35,12 +36,14 @@ export function runWithProgress<K extends JobRequest['kind']>(
       (progress, token) => {
         let totalSteps = 0;
         let epochs = 0;
+        const clock = new RunClock();
         let doneSteps = 0;
         let reported = 0;
         return ctx.runner.run(job, {
           title,
           token,
           onEvent: (e) => {
+            clock.onEvent(e);
             if (e.type === 'start') {
               epochs = e.epochs;
               totalSteps = Math.max(1, e.epochs * e.stepsPerEpoch);
@@ -49,7 +52,9 @@ export function runWithProgress<K extends JobRequest['kind']>(
             }
             if (e.type === 'step') doneSteps = (e.epoch - 1) * e.stepsPerEpoch + e.step;
             if (e.type === 'epoch' && totalSteps) doneSteps = Math.round((e.epoch / Math.max(1, epochs)) * totalSteps);
-            const msg = describeEvent(e, epochs);
+            const base = describeEvent(e, epochs);
+            const left = clock.secondsLeft();
+            const msg = base && (e.type === 'step' || e.type === 'epoch') && left !== null ? `${base} · ${formatDuration(left)} left` : base;
             let increment: number | undefined;
             if (totalSteps) {
               const pct = Math.min(100, (doneSteps / totalSteps) * 100);
