@@ -12,6 +12,7 @@ import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
 import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
+import { addRethresholdCommand } from './rethresholdCommand';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
@@ -84,11 +85,12 @@ export function buildProgram(): Command {
     .option('--keep-top', 'keep the whole model, classifier layer included (no automatic cut)')
     .option('--input-size <n>', 'rebuild a fully convolutional backbone for n x n inputs', int('input-size'))
     .option('--threshold <x>', `mask threshold (default ${DEFAULT_TRAIN_OPTIONS.threshold})`, num('threshold'))
+    .option('--no-scores', "do not keep tasks' real-valued scores (scores.bin, for re-thresholding without retraining)")
     .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       const e = await engine();
-      const stats = await e.createProject({ projectDir: project, modelPath: o.backbone, cutAt: o.cutAt, keepTop: o.keepTop, inputSize: o.inputSize, threshold: o.threshold, backend: o.backend });
+      const stats = await e.createProject({ projectDir: project, modelPath: o.backbone, cutAt: o.cutAt, keepTop: o.keepTop, inputSize: o.inputSize, threshold: o.threshold, storeScores: o.scores !== false, backend: o.backend });
       print(o.json, stats, () => (stats.classifierTop ? `${formatTopCut(stats.classifierTop)}\n` : '') + formatStats(stats));
     });
 
@@ -168,6 +170,8 @@ export function buildProgram(): Command {
       const s = readProjectStats(project);
       print(o.json, s, () => formatStats(s));
     });
+
+  addRethresholdCommand(program, backendOption, cancellation);
 
   program
     .command('relink')

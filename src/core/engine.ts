@@ -17,7 +17,12 @@ import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
 import { createProject as createProjectDir, openProject, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
 import { readProjectStats } from './project/stats';
-import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
+import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, loadTaskScores, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
+import type { TaskMeta } from './project/taskMeta';
+import { masksAtThreshold } from './project/scoresFile';
+import { encodeMaskFile } from './project/maskFile';
+import { packBinary, packTernary } from './project/bitpack';
+import { subsetDataset } from './data/split';
 import { evaluateLogits } from './train/batches';
 import { trainLoop } from './train/loop';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
@@ -26,6 +31,7 @@ import {
   type BaselineResult,
   type DataLimits,
   type DataSplits,
+  type Dataset,
   type EvalResult,
   type ProjectStats,
   type TaskStats,
@@ -52,6 +58,8 @@ export interface CreateProjectRequest extends BackendRequest {
   /** Rebuild a fully convolutional backbone for this square input size (e.g. 32 for MobileNetV2). */
   inputSize?: number;
   threshold?: number;
+  /** Keep each task's scores (scores.bin) for re-thresholding without retraining (default true). */
+  storeScores?: boolean;
 }
 
 export interface TrainTaskRequest extends BackendRequest {
@@ -187,6 +195,7 @@ export async function createProject(req: CreateProjectRequest): Promise<CreatePr
     },
     backbone.layers,
     req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold,
+    { storeScores: req.storeScores },
   );
   return { ...readProjectStats(req.projectDir), classifierTop };
 }
@@ -285,6 +294,7 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
           options: opts,
           dataLimits: limits,
           masks: net.masks(),
+          scores: net.scores.map((s) => (s.dataSync() as Float32Array).slice()),
           head: {
             kernel: net.head.kernel.dataSync() as Float32Array,
             shape: [backbone.featureSize, data.train.classNames.length],
@@ -414,3 +424,116 @@ export function deleteTask(projectDir: string, task: string): void {
 }
 
 export { listBuiltinDatasets } from './data/builtin';
+
+// ---------------------------------------------------------------------------------------------
+// Threshold what-if: re-binarise a task's stored scores at another threshold, no retraining.
+
+export interface RethresholdRequest extends BackendRequest {
+  projectDir: string;
+  task: string;
+  /** Thresholds to evaluate (each in [0, mask scale)). */
+  thresholds: number[];
+  /** Images of the probe set (the task's validation split; test split when it has none). Default 512. */
+  probeLimit?: number;
+  /** Save the mask at thresholds[0] as this new task (the original is never altered). */
+  saveAs?: string;
+}
+
+export interface RethresholdPoint {
+  threshold: number;
+  layerSparsity: number[];
+  sparsity: number;
+  /** mask.bin as it would be stored, bits per masked weight. */
+  bitsPerMaskedWeight: number;
+  probeAccuracy: number;
+}
+
+export interface RethresholdResult {
+  task: string;
+  trainedThreshold: number;
+  probe: { split: 'val' | 'test'; count: number };
+  scoresBytes: number;
+  points: RethresholdPoint[];
+  savedAs: string | null;
+}
+
+const probes = new Map<string, Promise<{ ds: Dataset; split: 'val' | 'test' }>>();
+
+/** The task's probe images, loaded once per process (the slider re-evaluates the same set). */
+async function probeSet(projectDir: string, backbone: Backbone, meta: TaskMeta, limit: number): Promise<{ ds: Dataset; split: 'val' | 'test' }> {
+  const key = `${path.resolve(projectDir)}|${meta.name}|${meta.createdAt}|${limit}`;
+  let p = probes.get(key);
+  if (!p) {
+    p = (async () => {
+      const limits = meta.dataLimits ?? { valFraction: 0.1 };
+      const data = await loadTaskData(backbone, meta.dataset, { ...limits, valFraction: limits.valFraction || 0.1 }, meta.options.seed);
+      const split: 'val' | 'test' = data.val && data.val.count > 0 ? 'val' : 'test';
+      const ds = split === 'val' ? data.val! : data.test;
+      return { ds: ds.count > limit ? subsetDataset(ds, Array.from({ length: limit }, (_, i) => i)) : ds, split };
+    })();
+    probes.set(key, p);
+    p.catch(() => probes.delete(key));
+  }
+  return p;
+}
+
+/** Sparsity, stored size and probe accuracy of a task's mask at each threshold; optionally saved as a new task. */
+export async function rethresholdTask(req: RethresholdRequest, signal?: AbortSignal): Promise<RethresholdResult> {
+  await useBackend(req);
+  if (req.saveAs !== undefined) checkCanSaveTask(req.projectDir, req.saveAs);
+  const { backbone } = await openWithBackbone(req.projectDir);
+  const artifacts = loadTask(req.projectDir, req.task);
+  const meta = readTaskMeta(req.projectDir, req.task);
+  const stored = loadTaskScores(req.projectDir, req.task);
+  const kind = artifacts.options.maskKind;
+  for (const t of req.thresholds) {
+    if (!Number.isFinite(t) || t < 0 || t >= artifacts.options.maskScale) {
+      throw new PiggybackError('BAD_ARGUMENT', `threshold ${t} is outside [0, mask scale ${artifacts.options.maskScale})`, 'an untrained score equals the mask scale: a threshold at or above it switches every weight off');
+    }
+  }
+  const { ds, split } = await probeSet(req.projectDir, backbone, meta, req.probeLimit ?? 512);
+  const layers = backbone.layers;
+  const total = layers.reduce((a, l) => a + l.size, 0);
+  const points: RethresholdPoint[] = [];
+  let first: Array<Uint8Array | Int8Array> | null = null;
+  for (const t of req.thresholds) {
+    if (signal?.aborted) throw new PiggybackError('CANCELLED', 'threshold what-if cancelled');
+    const masks = masksAtThreshold(stored.scores, t, kind, artifacts.masks);
+    first ??= masks;
+    let off = 0;
+    const layerSparsity = masks.map((m) => {
+      let z = 0;
+      for (let i = 0; i < m.length; i++) if (m[i] === 0) z++;
+      off += z;
+      return m.length ? z / m.length : 0;
+    });
+    const coded = encodeMaskFile(kind, masks.map((m) => (kind === 'ternary' ? packTernary(m) : packBinary(m))), { compress: { layers } });
+    const bytes = coded.reduce((a, c) => a + c.byteLength, 0);
+    const net = new PiggybackNet(backbone, artifacts.classNames.length, { ...artifacts.options, threshold: artifacts.options.threshold, name: `${req.task}@${t}` }, { masks, head: artifacts.head, bn: artifacts.bn });
+    try {
+      const r = evaluateLogits(ds, (x) => net.logits(x, false));
+      points.push({ threshold: t, layerSparsity, sparsity: total ? off / total : 0, bitsPerMaskedWeight: total ? (bytes * 8) / total : 0, probeAccuracy: r.accuracy });
+    } finally {
+      net.dispose();
+    }
+  }
+  let savedAs: string | null = null;
+  if (req.saveAs !== undefined && first) {
+    const t = req.thresholds[0];
+    const net = new PiggybackNet(backbone, artifacts.classNames.length, { ...artifacts.options, name: req.saveAs }, { masks: first, head: artifacts.head, bn: artifacts.bn });
+    try {
+      const data = await loadTaskData(backbone, artifacts.dataset, artifacts.dataLimits ?? { valFraction: 0.1 }, artifacts.options.seed);
+      const evaluation = evaluateLogits(data.test, (x) => net.logits(x, false));
+      saveTask(req.projectDir, {
+        name: req.saveAs, dataset: artifacts.dataset, classNames: artifacts.classNames,
+        // The stored threshold stays the one the masks were made with; the new task records where it came from.
+        options: { ...artifacts.options }, dataLimits: artifacts.dataLimits, masks: first, head: artifacts.head, bn: artifacts.bn,
+        history: [], testAccuracy: evaluation.accuracy, evaluation, trainSeconds: 0, derivedFrom: { task: req.task, threshold: t },
+      });
+      savedAs = req.saveAs;
+    } finally {
+      net.dispose();
+    }
+  }
+  return { task: req.task, trainedThreshold: artifacts.options.threshold, probe: { split, count: ds.count }, scoresBytes: stored.bytes, points, savedAs };
+}

@@ -152,8 +152,10 @@ export interface TaskStats {
   /** Fraction of masked weights switched off, per layer in manifest order (empty when unknown). */
   layerSparsity: number[];
   sparsity: number | null;
-  /** Bytes on disk for this task (mask + head + BN + metadata). */
+  /** Bytes on disk for this task (mask + head + BN + scores + metadata). */
   bytes: number | null;
+  /** Of which scores.bin (kept for re-thresholding); null when not stored. */
+  scoresBytes?: number | null;
   /** mask.bin as stored (entropy-coded when smaller) per masked weight. */
   bitsPerMaskedWeight: number | null;
   /** Plain bit-packing: 1 bit per weight (2 ternary) plus header. */

@@ -1,6 +1,6 @@
 /**
  * Seeded fuzzing of every parser that reads user files: the manifest, task.json, mask.bin,
- * head.bin, bn.bin, IDX files and images. Each mutated input must end in a valid load or a
+ * head.bin, bn.bin, scores.bin, IDX files and images. Each mutated input must end in a valid load or a
  * PiggybackError (one line), never another exception, and no write may land outside the
  * project. PIGGYBACK_FUZZ_LONG=1 (or `npm run fuzz`) runs 20x more inputs.
  */
@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { PiggybackError } from '../../src/core/errors';
 import { openProject } from '../../src/core/project/projectDir';
 import { readProjectStats } from '../../src/core/project/stats';
-import { deleteTask, loadTask, saveBaseline } from '../../src/core/project/taskFiles';
+import { deleteTask, loadTask, loadTaskScores, saveBaseline } from '../../src/core/project/taskFiles';
 import { parseIdx, loadIdxFolder } from '../../src/core/data/idx';
 import { decodeImage, loadImageFolder } from '../../src/core/data/imageFolder';
-import { artifacts, newProject, scratch } from '../helpers/storeFixtures';
+import { LAYERS, artifacts, newProject, scratch } from '../helpers/storeFixtures';
 import { saveTask } from '../../src/core/project/taskFiles';
 import { rng } from '../helpers/xorshift';
 import { jpegBytes, pngBytes, writeIdxFolder } from '../fixtures/data/gen';
@@ -144,7 +144,8 @@ function listing(dir: string): string {
 test('project files: mutated manifest, task.json, mask.bin, head.bin and bn.bin load or fail with one PiggybackError, and nothing outside the project is written', () => {
   const r = rng(SEED);
   const dir = newProject();
-  saveTask(dir, artifacts('bin', 1));
+  // With scores, so scores.bin is fuzzed too.
+  saveTask(dir, { ...artifacts('bin', 1), scores: LAYERS.map((l, i) => Float32Array.from({ length: l.size }, (_, k) => ((k * 7 + i) % 11) * 2e-3)) });
   saveTask(dir, artifacts('tern', 2, 'ternary', true));
   const sandbox = path.dirname(dir);
   const sentinel = path.join(sandbox, 'victim');
@@ -155,7 +156,7 @@ test('project files: mutated manifest, task.json, mask.bin, head.bin and bn.bin 
   const pristineListing = listing(dir);
   const outside = () => `${fs.readdirSync(sandbox).sort().join(',')}|${listing(sentinel)}|${fs.readdirSync(path.dirname(sandbox)).includes('victim')}`;
   const outsideBefore = outside();
-  const targets = ['piggyback.json', 'tasks/bin/task.json', 'tasks/tern/task.json', 'tasks/bin/mask.bin', 'tasks/tern/mask.bin', 'tasks/bin/head.bin', 'tasks/tern/bn.bin'];
+  const targets = ['piggyback.json', 'tasks/bin/task.json', 'tasks/tern/task.json', 'tasks/bin/mask.bin', 'tasks/tern/mask.bin', 'tasks/bin/head.bin', 'tasks/tern/bn.bin', 'tasks/bin/scores.bin'];
   const originals = new Map(targets.map((t) => [t, fs.readFileSync(path.join(dir, t))]));
   const N = 1500 * SCALE;
   for (let i = 0; i < N; i++) {
@@ -171,6 +172,7 @@ test('project files: mutated manifest, task.json, mask.bin, head.bin and bn.bin 
       JSON.stringify(s);
     });
     expectClean('loadTask', input, () => loadTask(dir, pick(r, ['bin', 'tern'])));
+    expectClean('loadTaskScores', input, () => loadTaskScores(dir, 'bin'));
     if (i % 10 === 0) expectClean('saveBaseline', input, () => saveBaseline(dir, 'bin', { method: 'classifier', testAccuracy: 0.5, trainSeconds: 1, history: [], bytesIfStored: 8 }));
     if (i % 25 === 0) expectClean('delete', input, () => deleteTask(dir, pick(r, ['bin', 'tern', '../victim', '..'])));
     assert.equal(outside(), outsideBefore, `a write outside the project after ${input()}`);

@@ -53,6 +53,8 @@ export interface ProjectManifest {
   backbone: BackboneRecord;
   layers: MaskedLayerInfo[];
   threshold: number;
+  /** Keep each task's scores (scores.bin) for re-thresholding; default true. */
+  storeScores?: boolean;
   createdAt: string;
   tasks: string[];
 }
@@ -158,6 +160,7 @@ export function parseManifest(text: string, file: string): ProjectManifest {
   });
   if (sum !== b.maskedParams) fail(file, `backbone.maskedParams is ${b.maskedParams} but the layers hold ${sum}`);
   if (!isNum(m.threshold)) fail(file, '"threshold" is not a number');
+  if (m.storeScores !== undefined && typeof m.storeScores !== 'boolean') fail(file, '"storeScores" must be true or false');
   if (typeof m.createdAt !== 'string') fail(file, '"createdAt" missing');
   if (!Array.isArray(m.tasks) || !m.tasks.every((t) => typeof t === 'string')) fail(file, '"tasks" is not a list of names');
   // Names become folder paths: a name like "../x" must never reach a read, write or delete.
@@ -180,6 +183,7 @@ export function parseManifest(text: string, file: string): ProjectManifest {
     },
     layers: (m.layers as MaskedLayerInfo[]).map((l) => ({ name: l.name, kind: l.kind, shape: [...l.shape], size: l.size })),
     threshold: m.threshold,
+    ...(typeof m.storeScores === 'boolean' ? { storeScores: m.storeScores } : {}),
     createdAt: m.createdAt,
     tasks: [...(m.tasks as string[])],
   };

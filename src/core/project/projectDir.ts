@@ -106,7 +106,7 @@ function modelRecord(projectDir: string, b: BackboneRecord): Pick<BackboneRecord
 }
 
 /** Creates a new project folder with its manifest and empty tasks/; refuses an existing project. */
-export function createProject(dir: string, backbone: BackboneRecord, layers: MaskedLayerInfo[], threshold: number): ProjectHandle {
+export function createProject(dir: string, backbone: BackboneRecord, layers: MaskedLayerInfo[], threshold: number, opts: { storeScores?: boolean } = {}): ProjectHandle {
   const abs = path.resolve(dir);
   if (fs.existsSync(path.join(abs, MANIFEST_FILE))) {
     throw new PiggybackError('BAD_ARGUMENT', `${abs} already holds a piggyback project`,
@@ -135,6 +135,7 @@ export function createProject(dir: string, backbone: BackboneRecord, layers: Mas
     },
     layers: layers.map((l) => ({ name: l.name, kind: l.kind, shape: [...l.shape], size: l.size })),
     threshold,
+    ...(opts.storeScores === false ? { storeScores: false } : {}),
     createdAt: new Date().toISOString(),
     tasks: [],
   };
@@ -237,7 +238,7 @@ function unlistedTaskFolders(dir: string, manifest: ProjectManifest): string[] {
 function isCompleteTask(folder: string, name: string): boolean {
   try {
     const meta = parseTaskMeta(fs.readFileSync(path.join(folder, TASK_FILE), 'utf8'), path.join(folder, TASK_FILE), name);
-    const files = [meta.files.mask, meta.files.head, ...(meta.files.bn ? [meta.files.bn] : [])];
+    const files = [meta.files.mask, meta.files.head, ...(meta.files.bn ? [meta.files.bn] : []), ...(meta.files.scores ? [meta.files.scores] : [])];
     return files.every((f) => fs.statSync(path.join(folder, f.file)).size === f.bytes);
   } catch {
     return false;

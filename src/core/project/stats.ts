@@ -33,7 +33,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
       tasks.push({
         name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.options.maskKind, bnMode: meta.options.bnMode,
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
-        bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
+        bytes: t.bytes.bytes, scoresBytes: t.bytes.scoresBytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
         state: 'trained', damage: null, history: meta.history, baselines: meta.baselines, options: meta.options,
       });
       loaded.push(t.packed);

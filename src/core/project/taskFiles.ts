@@ -19,7 +19,8 @@ import { floatsAt, leBytes, readAligned, sha256 } from './binaryIO';
 import { MANIFEST_FILE, checkTaskName, readManifest } from './manifest';
 import { badMask, decodeMaskFile, encodeMaskFile, maskFileBytes, packLayer, unpackLayer } from './maskFile';
 import { openProject, shapeStr, short, taskDirOf, tasksDir, unknownTask, type ProjectHandle } from './projectDir';
-import { BN_FILE, HEAD_FILE, MASK_FILE, TASK_FILE, parseTaskMeta, type TaskFileInfo, type TaskMeta } from './taskMeta';
+import { BN_FILE, HEAD_FILE, MASK_FILE, SCORES_FILE, TASK_FILE, parseTaskMeta, type TaskFileInfo, type TaskMeta } from './taskMeta';
+import { decodeScores, encodeScores } from './scoresFile';
 
 /** Per-task BN parameters of one layer (bnMode 'trainable'), as stored. */
 export type StoredBn = BnValues<Float32Array> & { layer: string };
@@ -37,6 +38,10 @@ export interface TaskArtifacts {
   masks: Array<Uint8Array | Int8Array>;
   head: { kernel: Float32Array; shape: [number, number]; bias: Float32Array };
   bn?: StoredBn[];
+  /** Real-valued scores per masked layer, kept as scores.bin (unless the project turned it off) for re-thresholding. */
+  scores?: Float32Array[];
+  /** A task made by re-thresholding another. */
+  derivedFrom?: { task: string; threshold: number };
   history: EpochMetrics[];
   /** NaN when unknown (stored as null). */
   testAccuracy: number;
@@ -286,6 +291,8 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
     const bnChunks = artifacts.bn?.length
       ? artifacts.bn.flatMap((b) => [leBytes(b.gamma), leBytes(b.beta), leBytes(b.movingMean), leBytes(b.movingVariance)])
       : null;
+    if (artifacts.scores && artifacts.scores.length !== h.manifest.layers.length) badArg(`task '${name}' has scores for ${artifacts.scores.length} layers, expected ${h.manifest.layers.length}`, 'this is a bug in the trainer');
+    const scoresChunks = artifacts.scores && h.manifest.storeScores !== false ? [encodeScores(artifacts.scores, artifacts.options.threshold)] : null;
     const info = (file: string, chunks: Uint8Array[]): TaskFileInfo => ({ file, bytes: chunks.reduce((s, c) => s + c.byteLength, 0), sha256: sha256(chunks) });
     const sp = maskSparsity(packed);
     const meta: TaskMeta = {
@@ -306,7 +313,11 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
       createdAt: artifacts.createdAt ?? new Date().toISOString(),
       head: { shape: [artifacts.head.shape[0], artifacts.head.shape[1]] },
       bn: bnChunks ? artifacts.bn!.map((b) => ({ layer: b.layer, length: b.gamma.length })) : null,
-      files: { mask: info(MASK_FILE, maskChunks), head: info(HEAD_FILE, headChunks), bn: bnChunks ? info(BN_FILE, bnChunks) : null },
+      files: {
+        mask: info(MASK_FILE, maskChunks), head: info(HEAD_FILE, headChunks), bn: bnChunks ? info(BN_FILE, bnChunks) : null,
+        scores: scoresChunks ? info(SCORES_FILE, scoresChunks) : null,
+      },
+      ...(artifacts.derivedFrom ? { derivedFrom: { ...artifacts.derivedFrom } } : {}),
     };
 
     const finalDir = taskDirOf(h, name);
@@ -315,6 +326,7 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
       writeFileSynced(path.join(staging, MASK_FILE), maskChunks);
       writeFileSynced(path.join(staging, HEAD_FILE), headChunks);
       if (bnChunks) writeFileSynced(path.join(staging, BN_FILE), bnChunks);
+      if (scoresChunks) writeFileSynced(path.join(staging, SCORES_FILE), scoresChunks);
       writeFileSynced(path.join(staging, TASK_FILE), JSON.stringify(meta, null, 2) + '\n');
     } catch (e) {
       if (!(e instanceof SimulatedCrash)) fs.rmSync(staging, { recursive: true, force: true });
@@ -356,9 +368,27 @@ export function deleteTask(dir: string, name: string): void {
   });
 }
 
+/**
+ * A task's stored scores (decoded) and the threshold they were quantised around.
+ * FILE_NOT_FOUND when the task has none; BAD_MASK_FILE when scores.bin is damaged.
+ */
+export function loadTaskScores(dir: string, name: string): { tau: number; scores: Float32Array[]; bytes: number } {
+  const h = openProject(dir);
+  const meta = readTaskMetaOf(h, name);
+  const info = meta.files.scores;
+  if (!info) {
+    throw new PiggybackError('FILE_NOT_FOUND', `scores were not stored for task '${name}' (trained before scores were kept, or storage is turned off for this project)`,
+      'retrain the task to re-threshold it');
+  }
+  const buf = readTaskBinary(h, name, info, true, 'BAD_MASK_FILE');
+  return { ...decodeScores(buf, path.join(taskDirOf(h, name), SCORES_FILE), h.manifest.layers), bytes: buf.byteLength };
+}
+
 export interface TaskBytes {
   bytes: number;
   maskBytes: number;
+  /** scores.bin, counted in `bytes` too; null when the task has none. */
+  scoresBytes: number | null;
   /** mask.bin as stored (compressed when that is smaller), in bits per masked weight. */
   bitsPerMaskedWeight: number;
   /** The same masks bit-packed without compression (1 bit per weight, 2 for ternary, plus header). */
@@ -383,7 +413,7 @@ function taskBytesOf(h: ProjectHandle, name: string, meta: TaskMeta): TaskBytes 
   }
   const mp = h.manifest.backbone.maskedParams;
   const rawBytes = maskFileBytes(meta.options.maskKind, h.manifest.layers);
-  return { bytes, maskBytes, bitsPerMaskedWeight: mp > 0 ? (maskBytes * 8) / mp : 0, rawBitsPerMaskedWeight: mp > 0 ? (rawBytes * 8) / mp : 0 };
+  return { bytes, maskBytes, scoresBytes: meta.files.scores?.bytes ?? null, bitsPerMaskedWeight: mp > 0 ? (maskBytes * 8) / mp : 0, rawBitsPerMaskedWeight: mp > 0 ? (rawBytes * 8) / mp : 0 };
 }
 
 /** Bytes on disk of a task (all files), of its mask.bin, and mask bits per masked weight. */

@@ -10,6 +10,7 @@ export const TASK_FILE = 'task.json';
 export const MASK_FILE = 'mask.bin';
 export const HEAD_FILE = 'head.bin';
 export const BN_FILE = 'bn.bin';
+export const SCORES_FILE = 'scores.bin';
 
 /** Size and checksum of one binary file of a task. */
 export interface TaskFileInfo {
@@ -38,7 +39,10 @@ export interface TaskMeta {
   createdAt: string;
   head: { shape: [number, number] };
   bn: Array<{ layer: string; length: number }> | null;
-  files: { mask: TaskFileInfo; head: TaskFileInfo; bn: TaskFileInfo | null };
+  /** scores: the quantised real-valued scores (scoresFile.ts), absent for tasks trained before they were kept or with storage off. */
+  files: { mask: TaskFileInfo; head: TaskFileInfo; bn: TaskFileInfo | null; scores?: TaskFileInfo | null };
+  /** Set on a task saved by re-thresholding another: that task and the threshold used. */
+  derivedFrom?: { task: string; threshold: number };
 }
 
 function bad(file: string, what: string): never {
@@ -102,6 +106,7 @@ export function parseTaskMeta(text: string, file: string, name: string): TaskMet
     bad(file, 'bn is not a list of {layer, length}');
   }
   if ((m.bn === null) !== (m.files.bn === null)) bad(file, 'bn and files.bn disagree');
+  if (m.files.scores !== undefined && m.files.scores !== null && !fileInfoOk(m.files.scores)) bad(file, 'files.scores is not {file, bytes, sha256}');
   if (m.testAccuracy !== null && !isNum(m.testAccuracy)) m.testAccuracy = null;
   if (!Array.isArray(m.history)) m.history = [];
   if (!Array.isArray(m.baselines)) m.baselines = [];
