@@ -65,6 +65,9 @@ const NASTY: unknown[] = [
   [], [1, 2], {}, { a: 1 }, 'NaN', 'binary', 'ternary', 'trainable', [null], [[0]],
 ];
 
+/** A fresh copy of a nasty value (the shared ones must never be mutated in place). */
+const nasty = (r: Rand): unknown => structuredClone(pick(r, NASTY));
+
 /** JSON-aware mutations: replace, delete or add a value at a random path. */
 function mutateJson(r: Rand, text: string): string {
   let j: unknown;
@@ -89,12 +92,12 @@ function mutateJson(r: Rand, text: string): string {
     if (!parent) continue;
     const op = Math.floor(r() * 3);
     const p = parent as Record<string | number, unknown>;
-    if (op === 0) p[key] = pick(r, NASTY);
+    if (op === 0) p[key] = nasty(r);
     else if (op === 1) {
       if (Array.isArray(parent)) parent.splice(Number(key), 1);
       else delete p[key];
-    } else if (Array.isArray(parent)) parent.push(pick(r, NASTY));
-    else p[`${String(key)}_x`] = pick(r, NASTY);
+    } else if (Array.isArray(parent)) parent.push(nasty(r));
+    else p[`${String(key)}_x`] = nasty(r);
   }
   return JSON.stringify(j);
 }
