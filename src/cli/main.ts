@@ -13,6 +13,7 @@ import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
+import { addSimilarityCommand } from './similarityCommand';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
@@ -172,6 +173,7 @@ export function buildProgram(): Command {
     });
 
   addRethresholdCommand(program, backendOption, cancellation);
+  addSimilarityCommand(program, backendOption);
 
   program
     .command('relink')

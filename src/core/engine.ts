@@ -23,7 +23,8 @@ import { masksAtThreshold } from './project/scoresFile';
 import { encodeMaskFile } from './project/maskFile';
 import { packBinary, packTernary } from './project/bitpack';
 import { subsetDataset } from './data/split';
-import { evaluateLogits } from './train/batches';
+import { batchTensors, evaluateLogits } from './train/batches';
+import { ckaFromGrams, gram } from './analysis/cka';
 import { trainLoop } from './train/loop';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
 import {
@@ -339,13 +340,13 @@ function taskStats(projectDir: string, task: string): TaskStats {
 }
 
 /** Rebuilds a stored task's network (masks, head, BN) on its backbone. */
-async function restoreTask(projectDir: string, task: string): Promise<{ backbone: Backbone; net: PiggybackNet; artifacts: TaskArtifacts }> {
+async function restoreTask(projectDir: string, task: string, variableName = task): Promise<{ backbone: Backbone; net: PiggybackNet; artifacts: TaskArtifacts }> {
   const { backbone } = await openWithBackbone(projectDir);
   const artifacts = loadTask(projectDir, task);
   const net = new PiggybackNet(
     backbone,
     artifacts.classNames.length,
-    { ...artifacts.options, name: task },
+    { ...artifacts.options, name: variableName },
     { masks: artifacts.masks, head: artifacts.head, bn: artifacts.bn },
   );
   return { backbone, net, artifacts };
@@ -536,4 +537,64 @@ export async function rethresholdTask(req: RethresholdRequest, signal?: AbortSig
     }
   }
   return { task: req.task, trainedThreshold: artifacts.options.threshold, probe: { split, count: ds.count }, scoresBytes: stored.bytes, points, savedAs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functional similarity: linear CKA per masked layer between two tasks on one probe set.
+
+export interface SimilarityRequest extends BackendRequest {
+  projectDir: string;
+  taskA: string;
+  taskB: string;
+  /** Whose validation images to probe with (default A). */
+  probeFrom?: 'A' | 'B';
+  /** Probe images, at most 512 (one batch; default 256). */
+  probeLimit?: number;
+}
+
+export interface SimilarityResult {
+  taskA: string;
+  taskB: string;
+  probe: { task: string; split: 'val' | 'test'; count: number };
+  layers: Array<{ name: string; cka: number; jaccard: number | null }>;
+  seconds: number;
+}
+
+/** Linear CKA between the two tasks' masked networks at every masked layer, next to the masks' Jaccard. */
+export async function taskSimilarity(req: SimilarityRequest): Promise<SimilarityResult> {
+  await useBackend(req);
+  const t0 = performance.now();
+  const limit = Math.min(512, Math.max(2, req.probeLimit ?? 256));
+  // Distinct variable names: a task may be compared with itself.
+  const a = await restoreTask(req.projectDir, req.taskA, `${req.taskA}#A`);
+  let b: Awaited<ReturnType<typeof restoreTask>>;
+  try {
+    b = await restoreTask(req.projectDir, req.taskB, `${req.taskB}#B`);
+  } catch (e) {
+    a.net.dispose();
+    throw e;
+  }
+  try {
+    const probeTask = req.probeFrom === 'B' ? req.taskB : req.taskA;
+    const { ds, split } = await probeSet(req.projectDir, a.backbone, readTaskMeta(req.projectDir, probeTask), limit);
+    const { x } = batchTensors(ds, null, 0, ds.count);
+    const grams = (net: PiggybackNet): tf.Tensor2D[] => {
+      const outs = net.layerOutputs(x);
+      const g = outs.map((y) => gram(y));
+      tf.dispose(outs);
+      return g;
+    };
+    const ga = grams(a.net);
+    const gb = grams(b.net);
+    x.dispose();
+    const stats = readProjectStats(req.projectDir);
+    const ia = stats.tasks.findIndex((t) => t.name === req.taskA);
+    const ib = stats.tasks.findIndex((t) => t.name === req.taskB);
+    const layers = a.backbone.layers.map((l, i) => ({ name: l.name, cka: ckaFromGrams(ga[i], gb[i]), jaccard: stats.overlap.perLayer[i]?.jaccard[ia]?.[ib] ?? null }));
+    tf.dispose([...ga, ...gb]);
+    return { taskA: req.taskA, taskB: req.taskB, probe: { task: probeTask, split, count: ds.count }, layers, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    a.net.dispose();
+    b.net.dispose();
+  }
 }

@@ -31,6 +31,8 @@ export interface ForwardContext {
   bn(j: number): { params: BnParams; training: boolean };
   /** Called in training mode with the batch statistics of BN layer j (for running averages). */
   onBatchStats?(j: number, mean: tf.Tensor, variance: tf.Tensor): void;
+  /** Called with the output of maskable layer i (for analyses such as CKA); the tensor is the caller's to keep. */
+  onLayerOutput?(i: number, y: tf.Tensor): void;
 }
 
 type Step =
@@ -182,6 +184,7 @@ export class Backbone {
           break;
         case 'masked':
           slots[step.out] = runMasked(step, slots[step.inputs[0]], ctx);
+          ctx.onLayerOutput?.(step.index, slots[step.out]);
           break;
         case 'bn':
           slots[step.out] = this.runBn(step.index, slots[step.inputs[0]], ctx);

@@ -156,6 +156,14 @@ export class PiggybackNet implements TaskNet {
     return this.backbone.features(x, this.context(training));
   }
 
+  /** Every masked layer's output for a batch (inference mode), in layer order. Caller disposes. */
+  layerOutputs(x: tf.Tensor4D): tf.Tensor[] {
+    const outs: tf.Tensor[] = [];
+    const ctx = { ...this.context(false), onLayerOutput: (i: number, y: tf.Tensor) => { outs[i] = tf.keep(y.clone()); } };
+    tf.tidy(() => { this.backbone.features(x, ctx); });
+    return outs;
+  }
+
   logits(x: tf.Tensor4D, training: boolean): tf.Tensor2D {
     return this.head.apply(this.features(x, training));
   }
