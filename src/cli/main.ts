@@ -14,6 +14,7 @@ import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
 import { addSimilarityCommand } from './similarityCommand';
+import { addDynamicsCommand } from './dynamicsCommand';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
@@ -174,6 +175,7 @@ export function buildProgram(): Command {
 
   addRethresholdCommand(program, backendOption, cancellation);
   addSimilarityCommand(program, backendOption);
+  addDynamicsCommand(program);
 
   program
     .command('relink')

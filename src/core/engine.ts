@@ -319,18 +319,22 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
 }
 
 /** Per-layer sparsity of `now` and how many entries differ from `before`. */
-export function maskChange(before: Array<Uint8Array | Int8Array>, now: Array<Uint8Array | Int8Array>): { layerSparsity: number[]; bitsFlipped: number } {
+export function maskChange(before: Array<Uint8Array | Int8Array>, now: Array<Uint8Array | Int8Array>): { layerSparsity: number[]; bitsFlipped: number; layerBitsFlipped: number[] } {
   let bitsFlipped = 0;
+  const layerBitsFlipped: number[] = [];
   const layerSparsity = now.map((m, i) => {
     const b = before[i];
     let off = 0;
+    let flips = 0;
     for (let k = 0; k < m.length; k++) {
       if (m[k] === 0) off++;
-      if (m[k] !== b[k]) bitsFlipped++;
+      if (m[k] !== b[k]) flips++;
     }
+    bitsFlipped += flips;
+    layerBitsFlipped.push(flips);
     return m.length ? off / m.length : 0;
   });
-  return { layerSparsity, bitsFlipped };
+  return { layerSparsity, bitsFlipped, layerBitsFlipped };
 }
 
 function taskStats(projectDir: string, task: string): TaskStats {

@@ -117,6 +117,8 @@ export interface EpochMetrics {
   layerSparsity: number[];
   /** Mask entries that changed since the previous epoch (epoch 1: since the all-ones start). */
   bitsFlipped: number;
+  /** The same per masked layer (absent in history saved before it was recorded). */
+  layerBitsFlipped?: number[];
   seconds: number;
 }
 

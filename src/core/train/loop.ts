@@ -18,7 +18,7 @@ export interface LoopHooks {
   onEvent?: (e: TrainEvent) => void;
   signal?: AbortSignal;
   /** Per-epoch mask statistics (Piggyback only). */
-  maskStats?: () => { layerSparsity: number[]; bitsFlipped: number };
+  maskStats?: () => { layerSparsity: number[]; bitsFlipped: number; layerBitsFlipped?: number[] };
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
@@ -72,6 +72,7 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
         valAccuracy: val,
         layerSparsity: stats.layerSparsity,
         bitsFlipped: stats.bitsFlipped,
+        ...(stats.layerBitsFlipped ? { layerBitsFlipped: stats.layerBitsFlipped } : {}),
         seconds: (performance.now() - t0) / 1000,
       };
       history.push(metrics);
