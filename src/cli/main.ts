@@ -13,7 +13,7 @@ import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
-import { addSimilarityCommand } from './similarityCommand';
+import { addInferTaskCommand, addSimilarityCommand } from './similarityCommand';
 import { addDynamicsCommand } from './dynamicsCommand';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
@@ -175,6 +175,7 @@ export function buildProgram(): Command {
 
   addRethresholdCommand(program, backendOption, cancellation);
   addSimilarityCommand(program, backendOption);
+  addInferTaskCommand(program, backendOption);
   addDynamicsCommand(program);
 
   program

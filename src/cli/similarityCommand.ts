@@ -28,3 +28,26 @@ export function addSimilarityCommand(program: Command, backendOption: () => Opti
       );
     });
 }
+
+export function addInferTaskCommand(program: Command, backendOption: () => Option): void {
+  program
+    .command('infer-task')
+    .description("experiment (SupSup-style): for each task's test images, which task's mask and head is most confident (lowest normalised entropy); a true x inferred task matrix")
+    .argument('<project>', 'mask project folder')
+    .option('--tasks <list>', 'comma-separated tasks (default: all)')
+    .option('--per-task <n>', 'test images per task', '100')
+    .addOption(backendOption())
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const { inferTasks } = await import('../core/engine');
+      const r = await inferTasks({ projectDir: project, tasks: o.tasks ? String(o.tasks).split(',').map((s) => s.trim()) : undefined, perTask: Number(o.perTask), backend: o.backend });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${table([['true \\ inferred', ...r.tasks], ...r.tasks.map((t, i) => [t, ...r.confusion[i].map(String)])])}\n` +
+          `own task inferred for ${(100 * r.accuracy).toFixed(1)}% of ${r.imagesPerTask.reduce((a, b) => a + b, 0)} images\n`,
+      );
+    });
+}

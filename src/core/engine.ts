@@ -602,3 +602,68 @@ export async function taskSimilarity(req: SimilarityRequest): Promise<Similarity
     b.net.dispose();
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Task inference (SupSup-style, as an experiment): which task's mask and head is most confident?
+
+export interface TaskInferenceRequest extends BackendRequest {
+  projectDir: string;
+  /** Tasks to choose among (default: every readable task). */
+  tasks?: string[];
+  /** Test images per task (default 100). */
+  perTask?: number;
+}
+
+export interface TaskInferenceResult {
+  tasks: string[];
+  /** confusion[true task][inferred task] over each task's test images. */
+  confusion: number[][];
+  /** Fraction of images whose own task was the most confident. */
+  accuracy: number;
+  imagesPerTask: number[];
+}
+
+/**
+ * For every test image of every task, the task whose network is most confident: lowest softmax
+ * entropy, divided by log(classes) so tasks with different class counts compare.
+ */
+export async function inferTasks(req: TaskInferenceRequest): Promise<TaskInferenceResult> {
+  await useBackend(req);
+  const names = req.tasks ?? readProjectStats(req.projectDir).tasks.filter((t) => t.state === 'trained').map((t) => t.name);
+  if (names.length < 2) throw new PiggybackError('BAD_ARGUMENT', `task inference needs at least 2 tasks, got ${names.length}`, 'train another task first');
+  const nets: Array<Awaited<ReturnType<typeof restoreTask>>> = [];
+  try {
+    for (const n of names) nets.push(await restoreTask(req.projectDir, n, `${n}#infer`));
+    const confusion = names.map(() => new Array<number>(names.length).fill(0));
+    const imagesPerTask: number[] = [];
+    let right = 0;
+    let total = 0;
+    for (const [ti, t] of nets.entries()) {
+      const data = await loadTaskData(t.backbone, t.artifacts.dataset, { ...(t.artifacts.dataLimits ?? { valFraction: 0.1 }), testLimit: req.perTask ?? 100 }, t.artifacts.options.seed);
+      imagesPerTask.push(data.test.count);
+      for (let s = 0; s < data.test.count; s += 64) {
+        const e = Math.min(data.test.count, s + 64);
+        const scores = tf.tidy(() => {
+          const { x } = batchTensors(data.test, null, s, e);
+          // [tasks, n]: normalised entropy of each task's prediction for each image
+          return tf.stack(nets.map((o) => {
+            const p = tf.softmax(o.net.logits(x, false));
+            const h = tf.neg(tf.sum(tf.mul(p, tf.log(tf.add(p, 1e-12))), 1));
+            return tf.div(h, Math.log(Math.max(2, o.artifacts.classNames.length)));
+          }));
+        });
+        const inferred = tf.tidy(() => tf.argMin(scores, 0));
+        const pick = inferred.dataSync() as Int32Array;
+        tf.dispose([scores, inferred]);
+        for (const k of pick) {
+          confusion[ti][k]++;
+          if (k === ti) right++;
+          total++;
+        }
+      }
+    }
+    return { tasks: names, confusion, accuracy: total ? right / total : 0, imagesPerTask };
+  } finally {
+    for (const n of nets) n.net.dispose();
+  }
+}
