@@ -50,6 +50,40 @@ export interface BenchResult {
   rows: ArchRow[];
   /** Mask training on a folder of N JPEGs at 224 px in its own process (bench/image-folder-memory.ts), or null when skipped. */
   imageFolderMemory: Record<string, unknown> | null;
+  /** Threshold what-if step and one CKA pair on the reference CNN (ms), or null when skipped. */
+  analysis: { rethresholdMs: number; ckaMs: number; probeImages: number } | null;
+}
+
+/**
+ * The explorer's analyses on the reference CNN: one threshold what-if step (re-binarise from
+ * scores.bin and re-evaluate a 512-image probe; the probe is cached after the first call, as
+ * the slider does) and linear CKA for one pair of tasks over all masked layers.
+ */
+async function analysisTimings(backend: string, log: (s: string) => void): Promise<{ rethresholdMs: number; ckaMs: number; probeImages: number } | null> {
+  const engine = await import('../core/engine');
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pb-bench-analysis-')), 'p');
+  try {
+    await engine.createProject({ projectDir: dir, modelPath: 'reference-cnn', backend: backend as BackendPreference });
+    const opts = { epochs: 1, batchSize: 64, lrMask: 1e-3, lrHead: 1e-2, lrDecayEvery: 0 };
+    for (const [task, seed] of [['a', 1], ['b', 2]] as const) {
+      await engine.trainTask({ projectDir: dir, task, dataset: 'mnist', trainPerClass: 570, testLimit: 100, options: { ...opts, seed }, backend: backend as BackendPreference });
+    }
+    const what = { projectDir: dir, task: 'a', thresholds: [6e-3], probeLimit: 512, backend: backend as BackendPreference };
+    await engine.rethresholdTask(what); // loads and caches the probe, as the first slider move does
+    const t0 = performance.now();
+    const r = await engine.rethresholdTask({ ...what, thresholds: [7e-3] });
+    const rethresholdMs = performance.now() - t0;
+    const t1 = performance.now();
+    await engine.taskSimilarity({ projectDir: dir, taskA: 'a', taskB: 'b', probeLimit: 256, backend: backend as BackendPreference });
+    const ckaMs = performance.now() - t1;
+    log(`threshold what-if on ${r.probe.count} probe images: ${rethresholdMs.toFixed(0)} ms; CKA for one pair, all layers: ${ckaMs.toFixed(0)} ms`);
+    return { rethresholdMs, ckaMs, probeImages: r.probe.count };
+  } catch (e) {
+    log(`analysis timings skipped: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  } finally {
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  }
 }
 
 /** Runs bench/image-folder-memory.ts in a child process, so the peak RSS it reports is its own. */
@@ -176,6 +210,8 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   const rows = opts.matrix === false ? [] : await benchArchitectures({ quick: opts.quick, backends: [info.name, ...others], peakGflops: peak, log: opts.log });
   await initBackend(info.name);
   const folder = opts.matrix === false ? null : imageFolderMemory(opts.quick, info.name, opts.log);
+  const analysis = await analysisTimings(info.name, opts.log);
+  await initBackend(info.name);
 
   return {
     backend: info.detail,
@@ -200,6 +236,7 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
     gemmPeakGflops: peak,
     rows: [referenceRow, ...rows],
     imageFolderMemory: folder,
+    analysis,
   };
 }
 
@@ -216,6 +253,7 @@ export function formatBench(r: BenchResult): string {
     `overlap, 10 x 25.5M masks   ${f(r.overlapMs)} ms`,
     `peak RSS                    ${f(r.peakRssMb, 0)} MB`,
     `fp32 GEMM peak              ${f(r.gemmPeakGflops)} GFLOP/s; load average ${f(r.loadAverage.start, 2)} -> ${f(r.loadAverage.end, 2)}`,
+    ...(r.analysis ? [`threshold what-if          ${f(r.analysis.rethresholdMs, 0)} ms per move (${r.analysis.probeImages} probe images); CKA one pair ${f(r.analysis.ckaMs, 0)} ms`] : []),
     ...(r.imageFolderMemory ? [`${r.imageFolderMemory.images} JPEGs, 224 px    peak RSS ${f(Number(r.imageFolderMemory.peakRssMb), 0)} MB (MobileNetV2 mask training, read per batch)`] : []),
     '',
     'arch           px  batch steps  best backend             mask img/s  per backend                 fine-tune  infer   PyTorch  ratio  peak',
