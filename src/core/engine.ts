@@ -15,7 +15,7 @@ import { findClassifierTop, readModelTopology, type ClassifierTop } from './mode
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
-import { createProject as createProjectDir, openProject, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
+import { createProject as createProjectDir, openProject, taskDirOf, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
 import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, loadTaskScores, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import type { TaskMeta } from './project/taskMeta';
@@ -463,6 +463,20 @@ export interface RethresholdResult {
 }
 
 const probes = new Map<string, Promise<{ ds: Dataset; split: 'val' | 'test' }>>();
+const scoreCache = new Map<string, ReturnType<typeof loadTaskScores>>();
+
+/** Decoded scores, once per scores.bin checksum (the slider moves many times over one task). */
+function cachedScores(projectDir: string, task: string, meta: TaskMeta): ReturnType<typeof loadTaskScores> {
+  // The file's stamp too: a scores.bin changed on disk (even to garbage) is read again.
+  const key = `${path.resolve(projectDir)}|${task}|${meta.files.scores?.sha256 ?? 'none'}|${fileStamp(path.join(taskDirOf(openProject(projectDir), task), 'scores.bin'))}`;
+  let s = scoreCache.get(key);
+  if (!s) {
+    s = loadTaskScores(projectDir, task);
+    scoreCache.clear(); // one task's scores at a time: they can be large
+    scoreCache.set(key, s);
+  }
+  return s;
+}
 
 /** The task's probe images, loaded once per process (the slider re-evaluates the same set). */
 async function probeSet(projectDir: string, backbone: Backbone, meta: TaskMeta, limit: number): Promise<{ ds: Dataset; split: 'val' | 'test' }> {
@@ -489,7 +503,7 @@ export async function rethresholdTask(req: RethresholdRequest, signal?: AbortSig
   const { backbone } = await openWithBackbone(req.projectDir);
   const artifacts = loadTask(req.projectDir, req.task);
   const meta = readTaskMeta(req.projectDir, req.task);
-  const stored = loadTaskScores(req.projectDir, req.task);
+  const stored = cachedScores(req.projectDir, req.task, meta);
   const kind = artifacts.options.maskKind;
   for (const t of req.thresholds) {
     if (!Number.isFinite(t) || t < 0 || t >= artifacts.options.maskScale) {

@@ -111,9 +111,17 @@ export function decodeScores(buf: Uint8Array, file: string, layers: MaskedLayerI
  * mask's −1 entries kept, since s < 0 does not depend on τ).
  */
 export function masksAtThreshold(scores: Float32Array[], tau: number, kind: MaskKind, stored?: Array<Uint8Array | Int8Array>): Array<Uint8Array | Int8Array> {
+  // Plain loops: this runs on every move of the what-if slider.
   return scores.map((s, l) => {
-    if (kind === 'binary') return Uint8Array.from(s, (v) => (v > tau ? 1 : 0));
+    const n = s.length;
+    if (kind === 'binary') {
+      const m = new Uint8Array(n);
+      for (let i = 0; i < n; i++) m[i] = s[i] > tau ? 1 : 0;
+      return m;
+    }
     const neg = stored?.[l];
-    return Int8Array.from(s, (v, i) => (neg && neg[i] === -1 ? -1 : v > tau ? 1 : v < 0 ? -1 : 0));
+    const m = new Int8Array(n);
+    for (let i = 0; i < n; i++) m[i] = neg && neg[i] === -1 ? -1 : s[i] > tau ? 1 : s[i] < 0 ? -1 : 0;
+    return m;
   });
 }
