@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { deleteTask } from './commands/deleteTask';
 import { relinkBackbone } from './commands/relink';
+import { rethresholdTask, type RethresholdArgs } from './commands/rethreshold';
 import { evaluateMask } from './commands/evaluate';
 import { guarded } from './commands/guard';
 import { normaliseArgs, type BaselineArgs, type CreateProjectArgs, type DeleteArgs, type EvaluateArgs, type RelinkArgs, type ReportArgs, type TaskArgs, type TrainArgs } from './commands/args';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): { ctx: ExtCtx } {
   reg('piggyback.openProject', guarded(ctx, 'Open Mask Project', (a) => openProject(ctx, normaliseArgs<TaskArgs>(a))));
   reg('piggyback.createProject', guarded(ctx, 'Create Mask Project', (a) => createProjectFlow(ctx, normaliseArgs<CreateProjectArgs>(a))));
   reg('piggyback.deleteTask', guarded(ctx, 'Delete Task', (a) => deleteTask(ctx, normaliseArgs<DeleteArgs>(a))));
+  reg('piggyback.rethresholdTask', guarded(ctx, 'Re-threshold Task', (a) => rethresholdTask(ctx, normaliseArgs<RethresholdArgs>(a))));
   reg('piggyback.relinkBackbone', guarded(ctx, 'Relink Backbone', (a) => relinkBackbone(ctx, normaliseArgs<RelinkArgs>(a))));
   reg('piggyback.refresh', async () => {
     if (!model.dir) await model.autoDetect();

@@ -49,6 +49,8 @@ async function run(job: JobRequest): Promise<unknown> {
       return null;
     case 'relink':
       return engine.relinkBackbone(job.req);
+    case 'rethreshold':
+      return engine.rethresholdTask(job.req, abort.signal);
   }
 }
 

@@ -4,6 +4,8 @@ import type {
   CreateProjectRequest,
   EvaluateRequest,
   RelinkRequest,
+  RethresholdRequest,
+  RethresholdResult,
   TrainTaskRequest,
 } from '../core/engine';
 import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
@@ -15,7 +17,8 @@ export type JobRequest =
   | { kind: 'baselines'; req: BaselineRequest }
   | { kind: 'createProject'; req: CreateProjectRequest }
   | { kind: 'deleteTask'; projectDir: string; task: string }
-  | { kind: 'relink'; req: RelinkRequest };
+  | { kind: 'relink'; req: RelinkRequest }
+  | { kind: 'rethreshold'; req: RethresholdRequest };
 
 export interface JobResults {
   train: TaskStats;
@@ -24,6 +27,7 @@ export interface JobResults {
   createProject: ProjectStats;
   deleteTask: null;
   relink: ProjectStats;
+  rethreshold: RethresholdResult;
 }
 
 export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };

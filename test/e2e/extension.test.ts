@@ -154,6 +154,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
           { key: 'ctrl+alt+f11', command: 'piggyback.evaluateMask', args: { project: copiedDir, task: TASK, nonInteractive: true } },
           { key: 'ctrl+alt+f12', command: 'piggyback.relinkBackbone', args: { project: copiedDir, model: path.join(ws, 'models', 'ref-moved', 'model.json'), nonInteractive: true } },
           { key: 'ctrl+alt+f8', command: 'piggyback.openProject', args: { project: projectDir, nonInteractive: true } },
+          { key: 'ctrl+alt+f7', command: 'piggyback.rethresholdTask', args: { project: projectDir, task: TASK, thresholds: [0.007], saveAs: `${TASK}-t7`, nonInteractive: true } },
         ],
         null,
         2,
@@ -425,6 +426,26 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await cells.first().waitFor({ timeout: 60_000 });
     assert.equal(await cells.count(), stats.tasks.length * stats.layers.length);
     await wb.shot('restored');
+  }));
+
+  it('re-thresholds a task from its stored scores and saves it as a new task that the tree shows', withShot('rethreshold', async () => {
+    await wb.clearNotifications();
+    const before = snapshot(path.join(projectDir, 'tasks', TASK));
+    await wb.openActivityView('Piggyback Masks');
+    await wb.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } });
+    await wb.page.keyboard.press('Control+Alt+F7');
+    await wb.treeRow(`${TASK}-t7`).waitFor({ timeout: 120_000 });
+    const stats = readProjectStats(projectDir);
+    const saved = stats.tasks.find((t) => t.name === `${TASK}-t7`);
+    const orig = stats.tasks.find((t) => t.name === TASK)!;
+    assert.ok(saved && saved.state === 'trained', 'the re-thresholded task is stored');
+    assert.ok((saved.sparsity ?? 0) >= (orig.sparsity ?? 0), `a higher threshold switches at least as many weights off (${saved.sparsity} vs ${orig.sparsity})`);
+    assert.deepEqual(snapshot(path.join(projectDir, 'tasks', TASK)), before, 'the original task is not altered');
+    report.rethresholdSparsity = { original: orig.sparsity, at0007: saved.sparsity };
+    await wb.shot('rethreshold');
+    // Leave the project as the later tests expect it (one task).
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'delete', projectDir, '--task', `${TASK}-t7`], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
   }));
 
   it('a copied project still evaluates; a missing backbone is shown in the tree and relinked', withShot('moved-project', async () => {
