@@ -691,6 +691,272 @@ napi_value Compare(napi_env env, napi_callback_info info) {
   });
 }
 
+// ------------------------------------------------------------------------------------------
+// Data movement and the remaining element-wise kernels of depthwise/residual nets (MobileNetV2:
+// ZeroPadding2D and its Slice gradient, ReLU6 = ClipByValue and its gradient, GAP).
+
+struct Raw {
+  void* p;
+  size_t n;
+  napi_typedarray_type t;
+};
+
+Raw raw(napi_env env, napi_value v) {
+  bool is;
+  NAPI_OK(napi_is_typedarray(env, v, &is));
+  if (!is) throw Err{"expected a typed array"};
+  Raw r;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, v, &r.t, &r.n, &r.p, &ab, &off));
+  return r;
+}
+
+const uint8_t* u8(const Raw& r, const char* what) {
+  if (r.t != napi_uint8_array) throw Err{std::string("expected a Uint8Array: ") + what};
+  return static_cast<const uint8_t*>(r.p);
+}
+
+// slice(x, out, [rank, shape..., begin..., size...]): out = x[begin : begin + size], row-major.
+// Trailing axes taken whole are merged into one contiguous run per copy.
+napi_value Slice(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 3 * rank) throw Err{"slice: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* begin = shape + rank;
+    const int64_t* sz = begin + rank;
+    int64_t xn = 1, on = 1;
+    for (int i = 0; i < rank; i++) {
+      if (begin[i] < 0 || sz[i] < 0 || begin[i] + sz[i] > shape[i]) throw Err{"slice: out of range"};
+      xn *= shape[i], on *= sz[i];
+    }
+    need(X, xn, "x"), need(O, on, "out");
+    if (on == 0) return;
+    // k: the last axis not taken whole; the run is sz[k] * prod(shape[k+1..]).
+    int k = rank - 1;
+    int64_t inner = 1;
+    while (k > 0 && sz[k] == shape[k] && begin[k] == 0) inner *= shape[k--];
+    int64_t run = sz[k] * inner;
+    std::vector<int64_t> xStride(rank);
+    int64_t st = 1;
+    for (int i = rank - 1; i >= 0; i--) xStride[i] = st, st *= shape[i];
+    int64_t base = 0;
+    for (int i = 0; i < rank; i++) base += begin[i] * xStride[i];
+    int64_t rows = on / run;
+    std::vector<int64_t> idx(k, 0);
+    const float* x = X.p;
+    float* o = O.p;
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t off = base;
+      for (int i = 0; i < k; i++) off += idx[i] * xStride[i];
+      std::memcpy(o + r * run, x + off, run * sizeof(float));
+      for (int i = k - 1; i >= 0; i--) {
+        if (++idx[i] < sz[i]) break;
+        idx[i] = 0;
+      }
+    }
+  });
+}
+
+// pad(x, out, [rank, shape..., before...], value): out has shape[i] + before[i] + after[i] along
+// each axis (out's length fixes the after-padding); value everywhere else.
+napi_value Pad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    auto outShape = ints(env, a[3]);
+    float value = static_cast<float>(num(env, a[4]));
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 2 * rank || static_cast<int>(outShape.size()) != rank) throw Err{"pad: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* before = shape + rank;
+    int64_t xn = 1, on = 1;
+    for (int i = 0; i < rank; i++) {
+      if (before[i] < 0 || outShape[i] < shape[i] + before[i]) throw Err{"pad: bad padding"};
+      xn *= shape[i], on *= outShape[i];
+    }
+    need(X, xn, "x"), need(O, on, "out");
+    float* o = O.p;
+    std::fill(o, o + on, value);
+    if (xn == 0) return;
+    std::vector<int64_t> oStride(rank);
+    int64_t st = 1;
+    for (int i = rank - 1; i >= 0; i--) oStride[i] = st, st *= outShape[i];
+    int64_t run = shape[rank - 1];
+    int64_t rows = xn / run;
+    std::vector<int64_t> idx(rank - 1, 0);
+    const float* x = X.p;
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t off = before[rank - 1];
+      for (int i = 0; i < rank - 1; i++) off += (idx[i] + before[i]) * oStride[i];
+      std::memcpy(o + off, x + r * run, run * sizeof(float));
+      for (int i = rank - 2; i >= 0; i--) {
+        if (++idx[i] < shape[i]) break;
+        idx[i] = 0;
+      }
+    }
+  });
+}
+
+// clip(x, out, min, max): x > max ? max : x < min ? min : x, compared in double as the cpu
+// kernel does (NaN stays NaN).
+napi_value Clip(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    double lo = num(env, a[2]), hi = num(env, a[3]);
+    need(O, X.n, "out");
+    const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    const float* __restrict x = X.p;
+    float* __restrict o = O.p;
+    int64_t n = X.n;
+    if (static_cast<double>(flo) == lo && static_cast<double>(fhi) == hi) {
+      // Bounds exact in float32: comparing in float is the same as in double.
+      for (int64_t i = 0; i < n; i++) o[i] = x[i] > fhi ? fhi : (x[i] < flo ? flo : x[i]);
+    } else {
+      for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        o[i] = v > hi ? fhi : (v < lo ? flo : x[i]);
+      }
+    }
+  });
+}
+
+// binaryNd(kind, op, a, b, out, [rank, outShape..., aStrides..., bStrides...]): general
+// broadcasting (a stride is 0 along an axis the operand repeats). kind 0: float op float -> float
+// (op as in binary); 1: compare -> Uint8 (op as in compare); 2: Uint8 logical -> Uint8 (0 and, 1 or).
+template <typename TA, typename TO, typename F>
+void ndLoop(const TA* a, const TA* b, TO* o, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb, F f) {
+  int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+  int64_t rows = 1;
+  for (int i = 0; i < rank - 1; i++) rows *= shape[i];
+  std::vector<int64_t> idx(rank, 0);
+  int64_t offA = 0, offB = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    const TA* pa = a + offA;
+    const TA* pb = b + offB;
+    TO* po = o + r * inner;
+    if (ia == 1 && ib == 1) for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], pb[j]);
+    else if (ia == 1 && ib == 0) { const TA s = pb[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], s); }
+    else if (ia == 0 && ib == 1) { const TA s = pa[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(s, pb[j]); }
+    else for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j * ia], pb[j * ib]);
+    for (int i = rank - 2; i >= 0; i--) {
+      offA += sa[i], offB += sb[i];
+      if (++idx[i] < shape[i]) break;
+      offA -= sa[i] * shape[i], offB -= sb[i] * shape[i];
+      idx[i] = 0;
+    }
+  }
+}
+
+napi_value BinaryNd(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    int kind = static_cast<int>(num(env, a[0])), op = static_cast<int>(num(env, a[1]));
+    Raw A = raw(env, a[2]), B = raw(env, a[3]), O = raw(env, a[4]);
+    auto d = ints(env, a[5]);
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 3 * rank) throw Err{"binaryNd: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* sa = shape + rank;
+    const int64_t* sb = sa + rank;
+    int64_t n = 1, lastA = 0, lastB = 0;
+    for (int i = 0; i < rank; i++) {
+      if (shape[i] <= 0) return;
+      n *= shape[i], lastA += (shape[i] - 1) * sa[i], lastB += (shape[i] - 1) * sb[i];
+    }
+    if (static_cast<int64_t>(A.n) <= lastA || static_cast<int64_t>(B.n) <= lastB || static_cast<int64_t>(O.n) < n) throw Err{"binaryNd: array too small"};
+    if (kind == 0) {
+      if (A.t != napi_float32_array || B.t != napi_float32_array || O.t != napi_float32_array) throw Err{"binaryNd: expected Float32Arrays"};
+      const float* pa = static_cast<const float*>(A.p);
+      const float* pb = static_cast<const float*>(B.p);
+      float* po = static_cast<float*>(O.p);
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x + y; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x - y; }); break;
+        case 2: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x * y; }); break;
+        case 3: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x / y; }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else if (kind == 1) {
+      if (A.t != napi_float32_array || B.t != napi_float32_array) throw Err{"binaryNd: expected Float32Arrays"};
+      const float* pa = static_cast<const float*>(A.p);
+      const float* pb = static_cast<const float*>(B.p);
+      uint8_t* po = static_cast<uint8_t*>(const_cast<void*>(static_cast<const void*>(u8(O, "out"))));
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x > y; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x < y; }); break;
+        case 2: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x >= y; }); break;
+        case 3: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x <= y; }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else if (kind == 2) {
+      const uint8_t* pa = u8(A, "a");
+      const uint8_t* pb = u8(B, "b");
+      uint8_t* po = const_cast<uint8_t*>(u8(O, "out"));
+      // tfjs: a && b / a || b on 0/1 values (JS semantics: the operand's value, 0 or 1 here).
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](uint8_t x, uint8_t y) -> uint8_t { return x ? y : x; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](uint8_t x, uint8_t y) -> uint8_t { return x ? x : y; }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else {
+      throw Err{"binaryNd: bad kind"};
+    }
+  });
+}
+
+// select(cond Uint8Array, t, e, out): out[i] = cond[i] == 1 ? t[i] : e[i] (all the same length).
+napi_value Select(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    Raw C = raw(env, a[0]);
+    const uint8_t* c = u8(C, "cond");
+    F32 T = f32(env, a[1]), E = f32(env, a[2]), O = f32(env, a[3]);
+    int64_t n = C.n;
+    need(T, n, "t"), need(E, n, "e"), need(O, n, "out");
+    const float* __restrict t = T.p;
+    const float* __restrict e = E.p;
+    float* __restrict o = O.p;
+    for (int64_t i = 0; i < n; i++) o[i] = c[i] == 1 ? t[i] : e[i];
+  });
+}
+
+// sumMiddle(x, out, [outer, red, inner], divisor): out[o, i] = sum_r x[o, r, i] (a contiguous
+// block of middle axes, e.g. H and W of NHWC: global average pooling), in double like the cpu
+// backend, adding in the same order; divisor > 0: each element is divided first (float32), as in
+// tfjs' Mean.
+napi_value SumMiddle(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    float div = static_cast<float>(num(env, a[3]));
+    if (d.size() < 3) throw Err{"sumMiddle: dims"};
+    int64_t outer = d[0], red = d[1], inner = d[2];
+    need(X, outer * red * inner, "x"), need(O, outer * inner, "out");
+    std::vector<double> acc(inner);
+    double* p = acc.data();
+    for (int64_t q = 0; q < outer; q++) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const float* x = X.p + q * red * inner;
+      if (div > 0) {
+        for (int64_t r = 0; r < red; r++)
+          for (int64_t i = 0; i < inner; i++) p[i] += static_cast<float>(x[r * inner + i] / div);
+      } else {
+        for (int64_t r = 0; r < red; r++)
+          for (int64_t i = 0; i < inner; i++) p[i] += x[r * inner + i];
+      }
+      for (int64_t i = 0; i < inner; i++) O.p[q * inner + i] = static_cast<float>(p[i]);
+    }
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value o = nullptr;
   guarded(env, [&] {
@@ -727,7 +993,8 @@ NAPI_MODULE_INIT() {
   } fns[] = {{"info", Info},       {"setThreads", SetThreads},   {"conv", Conv},
              {"convImpl", ConvImpl}, {"gemm", Gemm},               {"binary", Binary},
              {"unary", Unary},       {"reluGrad", ReluGrad},       {"batchNorm", BatchNorm},
-             {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32}};
+             {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32},
+             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}};
   for (auto& f : fns) {
     napi_value v;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;

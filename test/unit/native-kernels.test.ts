@@ -250,3 +250,98 @@ test('no tensors leak from native kernels (including their cpu fallbacks)', { sk
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, w]);
 });
+
+function fellBack(kernel: string): number {
+  return nativeStats.fallback.get(kernel) ?? 0;
+}
+
+test('slice and pad (any rank, contiguous or not, constant values) and their gradients', { skip }, async () => {
+  const fb = [fellBack('Slice'), fellBack('PadV2')];
+  const cases: Array<[number[], number[], number[]]> = [
+    [[17, 17], [1, 0], [16, 17]], [[4, 5, 6], [1, 2, 0], [2, 3, 6]], [[4, 5, 6], [0, 0, 1], [4, 5, 4]],
+    [[2, 9, 9, 5], [0, 1, 1, 0], [2, 8, 8, 5]], [[2, 9, 9, 5], [1, 0, 2, 1], [1, 9, 3, 3]], [[3, 4, 5, 6], [0, 0, 0, 0], [3, 4, 5, 6]],
+    [[2, 3, 4, 5, 6], [1, 1, 1, 1, 1], [1, 2, 3, 4, 5]], [[10], [3], [4]], [[4, 5, 6], [0, 2, 0], [4, 0, 6]],
+  ];
+  let seed = 500;
+  for (const [shape, begin, sz] of cases) {
+    const sd = seed++;
+    await same(`slice ${shape} @${begin} ${sz}`, () => tf.slice(rand(shape, sd), begin, sz), 0);
+  }
+  const padCases: Array<[number[], Array<[number, number]>, number]> = [
+    [[2, 16, 16, 3], [[0, 0], [0, 1], [0, 1], [0, 0]], 0], [[2, 5, 5, 4], [[0, 0], [1, 1], [2, 0], [0, 0]], 0],
+    [[3, 4], [[1, 2], [0, 3]], -1.5], [[2, 3, 4, 5, 2], [[1, 0], [0, 1], [1, 1], [0, 0], [2, 1]], 0.25], [[7], [[0, 0]], 3],
+  ];
+  for (const [shape, paddings, value] of padCases) {
+    const sd = seed++;
+    await same(`pad ${shape} ${JSON.stringify(paddings)} ${value}`, () => {
+      const x = rand(shape, sd);
+      const y = tf.pad(x, paddings, value);
+      const r = rand(y.shape, sd + 1);
+      return [y, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.pad(a, paddings, value), r)))(x)];
+    }, 0);
+  }
+  assert.ok(ran('Slice') > 0 && ran('PadV2') > 0);
+  assert.deepEqual([fellBack('Slice'), fellBack('PadV2')], fb, 'float32 slices and pads never fall back');
+});
+
+test('clipByValue / relu6 layer (NaN, infinities, inexact bounds) and its gradient (logicalAnd, where, zerosLike)', { skip }, async () => {
+  const fb = ['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack);
+  const special = tf.tensor([0, -0, NaN, Infinity, -Infinity, 6, 6.000001, 0.1, 0.7, -1e-30]);
+  for (const [lo, hi] of [[0, 6], [0.1, 0.7], [-1, 1], [-0.3, 0.3]]) {
+    await same(`clip ${lo} ${hi}`, () => {
+      const x = tf.concat([tf.mul(rand([2000], lo * 10 + hi), 16), special]);
+      const dy = rand(x.shape, 3);
+      return [tf.clipByValue(x, lo, hi), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, lo, hi), dy)))(x)];
+    }, 0);
+  }
+  await same('ReLU(maxValue 6) layer forward and gradient', () => {
+    const layer = tf.layers.reLU({ maxValue: 6 });
+    const x = tf.mul(rand([2, 5, 5, 8], 77), 20) as tf.Tensor4D;
+    const dy = rand(x.shape, 78);
+    return [layer.apply(x) as tf.Tensor, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, dy)))(x)];
+  }, 0);
+  for (const k of ['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike']) assert.ok(ran(k) > 0, k);
+  assert.deepEqual(['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack), fb, 'no fallbacks');
+});
+
+test('logical and/or, where, zerosLike/onesLike and general broadcasts (middle and both-sided)', { skip }, async () => {
+  const fb = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'LogicalAnd', 'LogicalOr', 'Select'].map(fellBack);
+  const pairs: Array<[number[], number[]]> = [
+    [[4, 5, 6], [4, 5, 6]], [[4, 1, 6], [5, 1]], [[4, 5, 1], [4, 5, 6]], [[16, 1, 1, 8], [16, 3, 3, 8]], [[32, 1], [32, 10]],
+    [[3, 1, 4, 1], [1, 5, 1, 6]], [[2, 3, 4], []], [[1, 1, 7], [3, 1, 1]],
+  ];
+  let seed = 900;
+  for (const [sa, sb] of pairs) {
+    const sd = seed++;
+    await same(`broadcast ${JSON.stringify(sa)} ${JSON.stringify(sb)}`, () => {
+      const a = rand(sa, sd);
+      const b = tf.add(rand(sb, sd + 1), 2);
+      const p = tf.greater(a, 0);
+      const q = tf.less(tf.sub(b, 2), 0.1);
+      return [tf.add(a, b), tf.sub(b, a), tf.mul(a, b), tf.div(a, b), tf.greater(a, tf.sub(b, 2)), tf.logicalAnd(p, q), tf.logicalOr(p, q), tf.lessEqual(tf.sub(b, 2), a)];
+    }, 0);
+  }
+  await same('where / zerosLike / onesLike', () => {
+    const x = rand([3, 4, 5], 1);
+    const y = rand([3, 4, 5], 2);
+    const c = tf.greater(x, y);
+    return [tf.where(c, x, y), tf.zerosLike(x), tf.onesLike(x), tf.where(tf.logicalNot(c), tf.onesLike(y), tf.zerosLike(y))];
+  }, 0);
+  for (const k of ['LogicalAnd', 'LogicalOr', 'Select', 'ZerosLike', 'OnesLike']) assert.ok(ran(k) > 0, k);
+  assert.deepEqual(['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'LogicalAnd', 'LogicalOr', 'Select'].map(fellBack), fb, 'no fallbacks');
+});
+
+test('mean/sum over middle axes (global average pooling) and its gradient', { skip }, async () => {
+  const fb = [fellBack('Mean'), fellBack('Sum'), fellBack('Multiply')];
+  for (const shape of [[16, 2, 2, 96], [3, 7, 5, 4], [2, 3, 4, 5, 6]]) {
+    for (const axis of [[1, 2], [1], [2]]) {
+      await same(`mean ${shape} ${axis}`, () => {
+        const x = rand(shape, shape[1] + axis.length);
+        const y = tf.mean(x, axis);
+        const r = rand(y.shape, 5);
+        return [y, tf.sum(x, axis, true), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axis), r)))(x)];
+      }, 0);
+    }
+  }
+  assert.deepEqual([fellBack('Mean'), fellBack('Sum'), fellBack('Multiply')], fb, 'no fallbacks');
+});

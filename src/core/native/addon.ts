@@ -31,6 +31,21 @@ export interface NativeAddon {
   tile(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** leading 1: out[c] = sum_r x[r,c]; 0: out[r] = sum_c x[r,c]; divisor > 0: sum of x/divisor (Mean). */
   sumAxes(leading: 0 | 1, x: Float32Array, out: Float32Array, dims: Int32Array, divisor: number): void;
+  /** out[o, i] = sum_r x[o, r, i] over dims [outer, red, inner]; divisor > 0 as in sumAxes. */
+  sumMiddle(x: Float32Array, out: Float32Array, dims: Int32Array, divisor: number): void;
+  /** dims: [rank, ...xShape, ...begin, ...size]. */
+  slice(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** dims: [rank, ...xShape, ...padBefore]; outShape fixes the padding after. */
+  pad(x: Float32Array, out: Float32Array, dims: Int32Array, outShape: Int32Array, value: number): void;
+  clip(x: Float32Array, out: Float32Array, min: number, max: number): void;
+  /**
+   * General broadcasting element-wise op; dims: [rank, ...outShape, ...aStrides, ...bStrides]
+   * (stride 0 along repeated axes). kind 0: arithmetic (op as in binary) on Float32Arrays;
+   * 1: comparison (op as in compare) into a Uint8Array; 2: logical on Uint8Arrays (0 and, 1 or).
+   */
+  binaryNd(kind: 0 | 1 | 2, op: number, a: Float32Array | Uint8Array, b: Float32Array | Uint8Array, out: Float32Array | Uint8Array, dims: Int32Array): void;
+  /** out[i] = cond[i] === 1 ? t[i] : e[i]. */
+  select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
 }
 
 export const ADDON_FILE = 'piggyback_native.node';

@@ -49,12 +49,47 @@ export const NATIVE_KERNELS = [
   'LessEqual',
   'Sqrt',
   'Square',
+  'Slice',
+  'PadV2',
+  'ClipByValue',
+  'LogicalAnd',
+  'LogicalOr',
+  'Select',
+  'ZerosLike',
+  'OnesLike',
 ] as const;
 
-/** Counts of native vs fallback executions per kernel (tests check the native path ran). */
-export const nativeStats = { native: new Map<string, number>(), fallback: new Map<string, number>() };
+/**
+ * Counts of native vs fallback executions per kernel (tests check the native path ran), and of
+ * every execution of a JS cpu kernel, native ones' fallbacks included (js), with the largest
+ * output it computed (jsLargest, elements; outputs that only re-label an input's data, such as
+ * Reshape or a lossless Cast, count 0).
+ */
+export const nativeStats = {
+  native: new Map<string, number>(),
+  fallback: new Map<string, number>(),
+  js: new Map<string, number>(),
+  jsLargest: new Map<string, number>(),
+};
 function count(m: Map<string, number>, k: string): void {
   m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+/** Clears nativeStats. */
+export function resetNativeStats(): void {
+  for (const m of Object.values(nativeStats)) m.clear();
+}
+
+function countJs(name: string, inputs: tf.NamedTensorInfoMap, result: Info | Info[]): void {
+  count(nativeStats.js, name);
+  let largest = 0;
+  for (const o of Array.isArray(result) ? result : [result]) {
+    if (!o) continue;
+    let shared = false;
+    for (const k in inputs) if (inputs[k]?.dataId === o.dataId) shared = true;
+    if (!shared) largest = Math.max(largest, o.shape.reduce((a, b) => a * b, 1));
+  }
+  nativeStats.jsLargest.set(name, Math.max(nativeStats.jsLargest.get(name) ?? 0, largest));
 }
 
 let registeredWith: NativeAddon | null = null;
@@ -170,6 +205,44 @@ function suffixOf(shape: number[], out: number[]): boolean {
   return s.every((d, i) => d === tail[i]);
 }
 
+/**
+ * General broadcasting of a and b to out: [rank, ...shape, ...aStrides, ...bStrides] with
+ * stride 0 along axes an operand repeats, size-1 axes dropped and axes merged where both
+ * operands stay contiguous. null when the shapes do not broadcast to out.
+ */
+function broadcastDims(aShape: number[], bShape: number[], out: number[]): Int32Array | null {
+  const r = out.length;
+  const strides = (shape: number[]): number[] | null => {
+    if (shape.length > r) return null;
+    const full = [...new Array(r - shape.length).fill(1), ...shape];
+    const st = new Array<number>(r);
+    let s = 1;
+    for (let i = r - 1; i >= 0; i--) {
+      if (full[i] !== out[i] && full[i] !== 1) return null;
+      st[i] = full[i] === 1 ? 0 : s;
+      s *= full[i];
+    }
+    return st;
+  };
+  const sa = strides(aShape);
+  const sb = strides(bShape);
+  if (!sa || !sb) return null;
+  const dims: Array<[number, number, number]> = [];
+  for (let i = 0; i < r; i++) {
+    if (out[i] === 1) continue;
+    const last = dims[dims.length - 1];
+    if (last && last[1] === sa[i] * out[i] && last[2] === sb[i] * out[i]) {
+      last[0] *= out[i];
+      last[1] = sa[i];
+      last[2] = sb[i];
+    } else {
+      dims.push([out[i], sa[i], sb[i]]);
+    }
+  }
+  if (dims.length === 0) dims.push([1, 0, 0]);
+  return Int32Array.from([dims.length, ...dims.map((d) => d[0]), ...dims.map((d) => d[1]), ...dims.map((d) => d[2])]);
+}
+
 const COMPARE_OPS: Record<string, 0 | 1 | 2 | 3> = { Greater: 0, Less: 1, GreaterEqual: 2, LessEqual: 3 };
 
 const BINARY_OPS: Record<string, 0 | 1 | 2 | 3> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
@@ -187,6 +260,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
   const fallback = (name: string, args: KernelArgs): Info | Info[] => {
     const r = cpu(name)(args) as Info | Info[];
     exposeAliases(args.backend as CpuLike, args.inputs, r);
+    countJs(name, args.inputs, r);
     count(nativeStats.fallback, process.env.PIGGYBACK_NATIVE_DEBUG ? `${name} ${Object.values(args.inputs).map((t) => (t ? `${t.dtype}${JSON.stringify(t.shape)}` : "-")).join("x")}` : name);
     return r;
   };
@@ -302,10 +376,15 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return fallback(name, args);
     }
     const n = size(out);
-    if (n === 0 || !suffixOf(a.shape, out) || !suffixOf(b.shape, out) || av.length === 0 || bv.length === 0) return fallback(name, args);
-    if (av.length !== n && bv.length !== n && av.length !== 1 && bv.length !== 1) return fallback(name, args);
+    if (n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
     const o = alloc(n);
-    addon.binary(BINARY_OPS[name], av, bv, o);
+    if (suffixOf(a.shape, out) && suffixOf(b.shape, out) && (av.length === n || bv.length === n || av.length === 1 || bv.length === 1)) {
+      addon.binary(BINARY_OPS[name], av, bv, o);
+    } else {
+      const dims = broadcastDims(a.shape, b.shape, out);
+      if (!dims) return fallback(name, args);
+      addon.binaryNd(0, BINARY_OPS[name], av, bv, o, dims);
+    }
     return done(name, be, out, o);
   };
 
@@ -322,9 +401,15 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return fallback(name, args);
     }
     const n = size(shape);
-    if (n === 0 || !suffixOf(a.shape, shape) || !suffixOf(b.shape, shape) || av.length === 0 || bv.length === 0) return fallback(name, args);
+    if (n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
     const o = new Uint8Array(n);
-    addon.compare(COMPARE_OPS[name], av, bv, o);
+    if (suffixOf(a.shape, shape) && suffixOf(b.shape, shape)) {
+      addon.compare(COMPARE_OPS[name], av, bv, o);
+    } else {
+      const dims = broadcastDims(a.shape, b.shape, shape);
+      if (!dims) return fallback(name, args);
+      addon.binaryNd(1, COMPARE_OPS[name], av, bv, o, dims);
+    }
     count(nativeStats.native, name);
     return be.makeTensorInfo(shape, 'bool', o);
   };
@@ -339,7 +424,39 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     return done(name, be, x.shape, o);
   };
 
-  /** Sum / Mean over a leading or a trailing block of axes (the layouts that need no transpose). */
+  /** LogicalAnd / LogicalOr of two bool tensors (any broadcast). */
+  const logical = (name: string, op: 0 | 1, args: KernelArgs): Info | Info[] => {
+    const be = args.backend as CpuLike;
+    const { a, b } = args.inputs as Record<string, Info>;
+    const av = a.dtype === 'bool' ? be.data.get(a.dataId)?.values : null;
+    const bv = b.dtype === 'bool' ? be.data.get(b.dataId)?.values : null;
+    if (!(av instanceof Uint8Array) || !(bv instanceof Uint8Array)) return fallback(name, args);
+    let shape: number[];
+    try {
+      shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    } catch {
+      return fallback(name, args);
+    }
+    const dims = broadcastDims(a.shape, b.shape, shape);
+    const n = size(shape);
+    if (!dims || n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
+    const o = new Uint8Array(n);
+    addon.binaryNd(2, op, av, bv, o, dims);
+    count(nativeStats.native, name);
+    return be.makeTensorInfo(shape, 'bool', o);
+  };
+
+  /** ZerosLike / OnesLike of a float32 tensor (into a recycled array). */
+  const filled = (name: string, value: number, args: KernelArgs): Info | Info[] => {
+    const be = args.backend as CpuLike;
+    const x = args.inputs.x as Info;
+    if (x.dtype !== 'float32') return fallback(name, args);
+    const o = alloc(size(x.shape));
+    o.fill(value);
+    return done(name, be, x.shape, o);
+  };
+
+  /** Sum / Mean over one contiguous block of axes (leading, trailing or middle: no transpose needed). */
   const reduce = (name: 'Sum' | 'Mean', args: KernelArgs): Info | Info[] => {
     const be = args.backend as CpuLike;
     const x = args.inputs.x as Info;
@@ -351,13 +468,21 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     if (axes.length === 0) return fallback(name, args);
     const lead = axes.every((ax, i) => ax === i);
     const trail = axes.every((ax, i) => ax === r - axes.length + i);
-    if (!lead && !trail) return fallback(name, args);
+    const block = axes.every((ax, i) => ax === axes[0] + i);
+    if (!block) return fallback(name, args);
     const [outShape0, reduceShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
     const red = size(reduceShape);
     const outShape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape0, axes) : outShape0;
     const o = alloc(size(outShape0));
-    const dims = lead ? Int32Array.from([red, xv.length / red]) : Int32Array.from([xv.length / red, red]);
-    addon.sumAxes(lead ? 1 : 0, xv, o, dims, name === 'Mean' ? red : 0);
+    const divisor = name === 'Mean' ? red : 0;
+    if (lead || trail) {
+      const dims = lead ? Int32Array.from([red, xv.length / red]) : Int32Array.from([xv.length / red, red]);
+      addon.sumAxes(lead ? 1 : 0, xv, o, dims, divisor);
+    } else {
+      // A block of middle axes (e.g. H, W of NHWC: global average pooling).
+      const outer = size(x.shape.slice(0, axes[0]));
+      addon.sumMiddle(xv, o, Int32Array.from([outer, red, xv.length / (outer * red)]), divisor);
+    }
     return done(name, be, outShape, o);
   };
 
@@ -409,6 +534,55 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       addon.batchNorm(xv, mv as Float32Array, vv as Float32Array, ov, sv, o, (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001);
       return done('FusedBatchNorm', be, x.shape, o);
     },
+    Slice: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const xv = f32(be, x, addon);
+      if (!xv || x.shape.length === 0 || x.shape.length > 8) return fallback('Slice', args);
+      const { begin, size: sz } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+      const [b0, s0] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
+      tf.slice_util.assertParamsValid(x as tf.Tensor, b0, s0);
+      const o = alloc(size(s0));
+      addon.slice(xv, o, Int32Array.from([x.shape.length, ...x.shape, ...b0, ...s0]));
+      return done('Slice', be, s0, o);
+    },
+    PadV2: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const { paddings, constantValue } = args.attrs as unknown as { paddings: Array<[number, number]>; constantValue: number };
+      const xv = f32(be, x, addon);
+      const r = x.shape.length;
+      if (!xv || r === 0 || r > 8 || paddings.length !== r || paddings.some((p) => p[0] < 0 || p[1] < 0)) return fallback('PadV2', args);
+      const outShape = paddings.map((p, i) => p[0] + x.shape[i] + p[1]);
+      const o = alloc(size(outShape));
+      addon.pad(xv, o, Int32Array.from([r, ...x.shape, ...paddings.map((p) => p[0])]), Int32Array.from(outShape), constantValue);
+      return done('PadV2', be, outShape, o);
+    },
+    ClipByValue: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      const xv = f32(be, x, addon);
+      if (!xv) return fallback('ClipByValue', args);
+      const o = alloc(xv.length);
+      addon.clip(xv, o, clipValueMin, clipValueMax);
+      return done('ClipByValue', be, x.shape, o);
+    },
+    LogicalAnd: (args) => logical('LogicalAnd', 0, args),
+    LogicalOr: (args) => logical('LogicalOr', 1, args),
+    Select: (args) => {
+      const be = args.backend as CpuLike;
+      const { condition, t, e } = args.inputs as Record<string, Info>;
+      const cv = condition.dtype === 'bool' ? be.data.get(condition.dataId)?.values : null;
+      const tv = f32(be, t, addon);
+      const ev = f32(be, e, addon);
+      if (!(cv instanceof Uint8Array) || !tv || !ev || cv.length !== tv.length || ev.length !== tv.length) return fallback('Select', args);
+      const o = alloc(tv.length);
+      addon.select(cv, tv, ev, o);
+      return done('Select', be, t.shape, o);
+    },
+    ZerosLike: (args) => filled('ZerosLike', 0, args),
+    OnesLike: (args) => filled('OnesLike', 1, args),
     Sum: (args) => reduce('Sum', args),
     Mean: (args) => reduce('Mean', args),
     Tile: (args) => {
@@ -497,6 +671,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     const guarded: tf.KernelFunc = (args) => {
       const r = js(args) as Info | Info[];
       exposeAliases(args.backend as CpuLike, args.inputs, r);
+      countJs(k.kernelName, args.inputs, r);
       return r;
     };
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: native[k.kernelName] ?? guarded });
