@@ -23,7 +23,7 @@ import { buildReferenceCnn } from '../src/core/model/referenceCnn';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../src/core/model/nsfwjsMobilenet';
 import { PiggybackNet } from '../src/core/train/taskNets';
 import { trainStep } from '../src/core/train/loop';
-import { nativeStats } from '../src/core/native/nativeBackend';
+import { nativeStats, resetNativeStats } from '../src/core/native/nativeBackend';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -101,14 +101,16 @@ async function main(): Promise<void> {
   }
   const net = new PiggybackNet(backbone, 10, { threshold: 5e-3, maskScale: 1e-2, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'prof' });
   const optimizers = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
+  // Batches made up front (as the engine's loop copies them from a dataset: batchTensors), so
+  // that generating random images is not timed.
+  const images = Array.from({ length: 4 }, (_, i) => tf.tidy(() => tf.randomUniform([BATCH, ...inShape], 0, 1, 'float32', i).dataSync() as Float32Array));
   const batch = (i: number) => ({
-    x: tf.randomUniform([BATCH, ...inShape], 0, 1, 'float32', i) as tf.Tensor4D,
+    x: tf.tensor4d(images[i % images.length], [BATCH, ...inShape]),
     y: tf.tensor1d(Array.from({ length: BATCH }, (_, j) => (j * 7 + i) % 10), 'int32'),
   });
   instrument(tf.getBackend());
   for (let i = 0; i < WARMUP; i++) trainStep(net, optimizers, batch(i));
-  nativeStats.native.clear();
-  nativeStats.fallback.clear();
+  resetNativeStats();
   recording = true;
   const t0 = performance.now();
   let loss = 0;
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
 
   const kernelMs = [...acc.values()].reduce((s, a) => s + a.ms, 0);
   console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
+  console.log(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? '(unset)'}; PIGGYBACK_NATIVE_THREADS ${process.env.PIGGYBACK_NATIVE_THREADS ?? '(unset)'}`);
   console.log(`batch ${BATCH}, ${STEPS} timed steps after ${WARMUP} warm-up; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; last loss ${loss.toFixed(4)}`);
   console.log(`IMG/S ${((STEPS * BATCH) / (total / 1000)).toFixed(2)}   (${(total / STEPS).toFixed(1)} ms/step; kernels ${(kernelMs / STEPS).toFixed(1)} ms/step, outside kernels ${((total - kernelMs) / STEPS).toFixed(1)} ms/step)`);
   const rows = [...acc.entries()].sort((a, b) => b[1].ms - a[1].ms);
