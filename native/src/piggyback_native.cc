@@ -1,8 +1,8 @@
 // Native kernels for the 'native' TF.js backend (src/core/native/). Tensors stay JS
 // Float32Arrays owned by the tfjs cpu backend; every function here reads its inputs and writes
 // into a caller-allocated output array (zero-copy). Convolutions and GEMM run in oneDNN
-// (JIT for the CPU's ISA; threads chosen per shape, see pickThreads); the hot element-wise
-// kernels are plain loops on the calling thread. PIGGYBACK_NATIVE_BLOCKED=1 lets oneDNN pick blocked
+// (JIT for the CPU's ISA; threads chosen per shape, see pickThreads); the element-wise and
+// data-movement kernels are plain loops, split over the threads when large (parRange). PIGGYBACK_NATIVE_BLOCKED=1 lets oneDNN pick blocked
 // activation layouts (with reorders) instead of NHWC: a tuning experiment, not faster here.
 #include <node_api.h>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -336,8 +336,52 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
 // ------------------------------------------------------------------------------------------
 // element-wise
 
-// Element-wise loops run on the calling thread: they are memory-bound, and OpenMP barriers stall
-// whenever the machine is busy (measured: slower than one thread at load 4+ on 2 cores).
+// Element-wise loops are memory-bound; from kParMin elements they use the conv threads (with
+// OMP_WAIT_POLICY=passive, set by addon.ts, a busy machine no longer stalls them at the barrier).
+
+// Large element-wise kernels split their range over the conv threads (fixed count, see setThreads):
+// results do not depend on the split. Only from kParMin elements (~256 KB of output), below which
+// waking the threads costs more than the second core's memory bandwidth gives.
+constexpr int64_t kParMin = 1 << 16;
+
+int elemThreads(int64_t n) {
+  if (n < kParMin) return 1;
+  return fixedThreads > 0 ? fixedThreads : allThreads();
+}
+
+// f(begin, end) over [0, n) in one contiguous chunk per thread (chunks aligned to 16 elements).
+template <typename F>
+void parRange(int64_t n, F f) {
+  int t = elemThreads(n);
+  if (t <= 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    int k = omp_get_num_threads(), i = omp_get_thread_num();
+    int64_t chunk = ((n + k - 1) / k + 15) / 16 * 16;
+    int64_t b = std::min<int64_t>(n, i * chunk), e = std::min<int64_t>(n, b + chunk);
+    if (b < e) f(b, e);
+  }
+}
+
+// The same over rows of `width` elements: f(rowBegin, rowEnd).
+template <typename F>
+void parRows(int64_t rows, int64_t width, F f) {
+  int t = elemThreads(rows * width);
+  if (t <= 1 || rows < 2) {
+    f(int64_t{0}, rows);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    int k = omp_get_num_threads(), i = omp_get_thread_num();
+    int64_t chunk = (rows + k - 1) / k;
+    int64_t b = std::min<int64_t>(rows, i * chunk), e = std::min<int64_t>(rows, b + chunk);
+    if (b < e) f(b, e);
+  }
+}
 
 // binary(op, a, b, out): out[i] = a[i % aLen] op b[i % bLen], where each operand either has the
 // output's length, or is a suffix-broadcast vector (its length divides the output's and it repeats
@@ -346,12 +390,16 @@ template <typename F>
 void binLoop(const float* ap, const float* bp, float* op, int64_t na, int64_t nb, int64_t n, F f) {
   if (na == n && nb == n) {
     if (op == ap || op == bp) {
-      for (int64_t i = 0; i < n; i++) op[i] = f(ap[i], bp[i]);
+      parRange(n, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; i++) op[i] = f(ap[i], bp[i]);
+      });
     } else {
-      const float* __restrict a = ap;
-      const float* __restrict b = bp;
-      float* __restrict o = op;
-      for (int64_t i = 0; i < n; i++) o[i] = f(a[i], b[i]);
+      parRange(n, [&](int64_t s, int64_t e) {
+        const float* __restrict a = ap;
+        const float* __restrict b = bp;
+        float* __restrict o = op;
+        for (int64_t i = s; i < e; i++) o[i] = f(a[i], b[i]);
+      });
     }
   } else if (na == n || nb == n) {
     // One full operand, one short vector (or scalar) repeated: copy the vector first so the
@@ -363,21 +411,27 @@ void binLoop(const float* ap, const float* bp, float* op, int64_t na, int64_t nb
     const float* full = aFull ? ap : bp;
     int64_t rows = n / m;
     if (m == 1) {
-      const float s = vec[0];
-      if (aFull) for (int64_t i = 0; i < n; i++) op[i] = f(full[i], s);
-      else for (int64_t i = 0; i < n; i++) op[i] = f(s, full[i]);
+      const float sc = vec[0];
+      parRange(n, [&](int64_t s, int64_t e) {
+        if (aFull) for (int64_t i = s; i < e; i++) op[i] = f(full[i], sc);
+        else for (int64_t i = s; i < e; i++) op[i] = f(sc, full[i]);
+      });
     } else if (aFull) {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* x = full + r * m;
-        float* o = op + r * m;
-        for (int64_t j = 0; j < m; j++) o[j] = f(x[j], vec[j]);
-      }
+      parRows(rows, m, [&](int64_t rs, int64_t re) {
+        for (int64_t r = rs; r < re; r++) {
+          const float* x = full + r * m;
+          float* o = op + r * m;
+          for (int64_t j = 0; j < m; j++) o[j] = f(x[j], vec[j]);
+        }
+      });
     } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* x = full + r * m;
-        float* o = op + r * m;
-        for (int64_t j = 0; j < m; j++) o[j] = f(vec[j], x[j]);
-      }
+      parRows(rows, m, [&](int64_t rs, int64_t re) {
+        for (int64_t r = rs; r < re; r++) {
+          const float* x = full + r * m;
+          float* o = op + r * m;
+          for (int64_t j = 0; j < m; j++) o[j] = f(vec[j], x[j]);
+        }
+      });
     }
   } else {
     for (int64_t i = 0; i < n; i++) op[i] = f(ap[i % na], bp[i % nb]);
@@ -411,28 +465,29 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     int64_t n = X.n;
     const float* x = X.p;
     float* o = O.p;
-    switch (op) {
-      case 0:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0.0f);  // Math.max(0, x)
-        break;
-      case 1:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? 1.0f : 0.0f);
-        break;
-      case 2:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? (x[i] < 6 ? x[i] : 6.0f) : 0.0f);
-        break;
-      case 3:
-        std::memcpy(o, x, n * sizeof(float));
-        break;
-      case 4:
-        for (int64_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]);
-        break;
-      case 5:
-        for (int64_t i = 0; i < n; i++) o[i] = x[i] * x[i];
-        break;
-      default:
-        throw Err{"unary: bad op"};
-    }
+    if (op < 0 || op > 5) throw Err{"unary: bad op"};
+    parRange(n, [&](int64_t s, int64_t e) {
+      switch (op) {
+        case 0:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0.0f);  // Math.max(0, x)
+          break;
+        case 1:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? 1.0f : 0.0f);
+          break;
+        case 2:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? (x[i] < 6 ? x[i] : 6.0f) : 0.0f);
+          break;
+        case 3:
+          if (o != x) std::memcpy(o + s, x + s, (e - s) * sizeof(float));
+          break;
+        case 4:
+          for (int64_t i = s; i < e; i++) o[i] = std::sqrt(x[i]);
+          break;
+        case 5:
+          for (int64_t i = s; i < e; i++) o[i] = x[i] * x[i];
+          break;
+      }
+    });
   });
 }
 
@@ -443,8 +498,10 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
     F32 D = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
     int64_t n = O.n;
     need(D, n, "dy"), need(X, n, "x");
-    for (int64_t i = 0; i < n; i++)
-      O.p[i] = std::isnan(X.p[i]) ? X.p[i] * D.p[i] : (X.p[i] > 0 ? D.p[i] : 0.0f * D.p[i]);
+    parRange(n, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; i++)
+        O.p[i] = std::isnan(X.p[i]) ? X.p[i] * D.p[i] : (X.p[i] > 0 ? D.p[i] : 0.0f * D.p[i]);
+    });
   });
 }
 
@@ -480,8 +537,10 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const double* mu = mul.data();
     const double* me = mean.data();
     const double* of = off.data();
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+    parRows(rows, C, [&](int64_t rs, int64_t re) {
+      for (int64_t r = rs; r < re; r++)
+        for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+    });
   });
 }
 
@@ -655,12 +714,13 @@ napi_value ToF32(napi_env env, napi_callback_info info) {
     NAPI_OK(napi_get_typedarray_info(env, a[0], &t, &len, &data, &ab, &off));
     F32 O = f32(env, a[1]);
     need(O, len, "out");
+    int64_t n = static_cast<int64_t>(len);
     if (t == napi_uint8_array) {
       const uint8_t* p = static_cast<const uint8_t*>(data);
-      for (size_t i = 0; i < len; i++) O.p[i] = p[i];
+      parRange(n, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; i++) O.p[i] = p[i]; });
     } else if (t == napi_int32_array) {
       const int32_t* p = static_cast<const int32_t*>(data);
-      for (size_t i = 0; i < len; i++) O.p[i] = static_cast<float>(p[i]);
+      parRange(n, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; i++) O.p[i] = static_cast<float>(p[i]); });
     } else {
       throw Err{"toF32: unsupported array type"};
     }
@@ -684,9 +744,53 @@ napi_value Compare(napi_env env, napi_callback_info info) {
     uint8_t* o = static_cast<uint8_t*>(data);
     int64_t na = A.n, nb = B.n, n = len;
     if (na == 0 || nb == 0 || n % na || n % nb) throw Err{"compare: bad broadcast"};
-    for (int64_t i = 0; i < n; i++) {
-      float x = A.p[na == n ? i : i % na], y = B.p[nb == n ? i : i % nb];
-      o[i] = op == 0 ? x > y : op == 1 ? x < y : op == 2 ? x >= y : x <= y;
+    if (op < 0 || op > 3) throw Err{"compare: bad op"};
+    // __restrict everywhere: a uint8_t store may alias anything, which stops vectorisation.
+    auto run = [&](auto cmp) {
+      const float* ap = A.p;
+      const float* bp = B.p;
+      if (na == n && nb == n) {
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pa = ap;
+          const float* __restrict pb = bp;
+          uint8_t* __restrict po = o;
+          for (int64_t i = s; i < e; i++) po[i] = cmp(pa[i], pb[i]);
+        });
+      } else if (na == n && nb == 1) {
+        const float y = bp[0];
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pa = ap;
+          uint8_t* __restrict po = o;
+          const float yy = y;  // a local copy: the captured reference is re-read every iteration
+          for (int64_t i = s; i < e; i++) po[i] = cmp(pa[i], yy);
+        });
+      } else if (na == 1 && nb == n) {
+        const float x = ap[0];
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pb = bp;
+          uint8_t* __restrict po = o;
+          const float xx = x;
+          for (int64_t i = s; i < e; i++) po[i] = cmp(xx, pb[i]);
+        });
+      } else if (na == n || nb == n) {
+        // a suffix vector repeated along the rows
+        int64_t m = na == n ? nb : na;
+        parRows(n / m, m, [&](int64_t rs, int64_t re) {
+          for (int64_t r = rs; r < re; r++)
+            for (int64_t j = 0; j < m; j++) {
+              int64_t i = r * m + j;
+              o[i] = na == n ? cmp(ap[i], bp[j]) : cmp(ap[j], bp[i]);
+            }
+        });
+      } else {
+        for (int64_t i = 0; i < n; i++) o[i] = cmp(ap[i % na], bp[i % nb]);
+      }
+    };
+    switch (op) {
+      case 0: run([](float x, float y) -> uint8_t { return x > y; }); break;
+      case 1: run([](float x, float y) -> uint8_t { return x < y; }); break;
+      case 2: run([](float x, float y) -> uint8_t { return x >= y; }); break;
+      default: run([](float x, float y) -> uint8_t { return x <= y; }); break;
     }
   });
 }
@@ -815,15 +919,22 @@ napi_value Clip(napi_env env, napi_callback_info info) {
     const float* __restrict x = X.p;
     float* __restrict o = O.p;
     int64_t n = X.n;
-    if (static_cast<double>(flo) == lo && static_cast<double>(fhi) == hi) {
-      // Bounds exact in float32: comparing in float is the same as in double.
-      for (int64_t i = 0; i < n; i++) o[i] = x[i] > fhi ? fhi : (x[i] < flo ? flo : x[i]);
-    } else {
-      for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        o[i] = v > hi ? fhi : (v < lo ? flo : x[i]);
+    const bool exact = static_cast<double>(flo) == lo && static_cast<double>(fhi) == hi;
+    parRange(n, [&](int64_t s, int64_t e) {
+      const float* __restrict px = x;
+      float* __restrict po = o;
+      const float l = flo, h = fhi;
+      if (exact) {
+        // Bounds exact in float32: comparing in float is the same as in double.
+        for (int64_t i = s; i < e; i++) po[i] = px[i] > h ? h : (px[i] < l ? l : px[i]);
+      } else {
+        const double dl = lo, dh = hi;
+        for (int64_t i = s; i < e; i++) {
+          double v = px[i];
+          po[i] = v > dh ? h : (v < dl ? l : px[i]);
+        }
       }
-    }
+    });
   });
 }
 
@@ -835,23 +946,30 @@ void ndLoop(const TA* a, const TA* b, TO* o, int rank, const int64_t* shape, con
   int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
   int64_t rows = 1;
   for (int i = 0; i < rank - 1; i++) rows *= shape[i];
-  std::vector<int64_t> idx(rank, 0);
-  int64_t offA = 0, offB = 0;
-  for (int64_t r = 0; r < rows; r++) {
-    const TA* pa = a + offA;
-    const TA* pb = b + offB;
-    TO* po = o + r * inner;
-    if (ia == 1 && ib == 1) for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], pb[j]);
-    else if (ia == 1 && ib == 0) { const TA s = pb[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], s); }
-    else if (ia == 0 && ib == 1) { const TA s = pa[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(s, pb[j]); }
-    else for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j * ia], pb[j * ib]);
+  parRows(rows, inner, [&](int64_t rs, int64_t re) {
+    // the odometer at row rs
+    std::vector<int64_t> idx(rank, 0);
+    int64_t offA = 0, offB = 0, q = rs;
     for (int i = rank - 2; i >= 0; i--) {
-      offA += sa[i], offB += sb[i];
-      if (++idx[i] < shape[i]) break;
-      offA -= sa[i] * shape[i], offB -= sb[i] * shape[i];
-      idx[i] = 0;
+      idx[i] = q % shape[i], q /= shape[i];
+      offA += idx[i] * sa[i], offB += idx[i] * sb[i];
     }
-  }
+    for (int64_t r = rs; r < re; r++) {
+      const TA* __restrict pa = a + offA;
+      const TA* __restrict pb = b + offB;
+      TO* __restrict po = o + r * inner;
+      if (ia == 1 && ib == 1) for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], pb[j]);
+      else if (ia == 1 && ib == 0) { const TA s = pb[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], s); }
+      else if (ia == 0 && ib == 1) { const TA s = pa[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(s, pb[j]); }
+      else for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j * ia], pb[j * ib]);
+      for (int i = rank - 2; i >= 0; i--) {
+        offA += sa[i], offB += sb[i];
+        if (++idx[i] < shape[i]) break;
+        offA -= sa[i] * shape[i], offB -= sb[i] * shape[i];
+        idx[i] = 0;
+      }
+    }
+  });
 }
 
 napi_value BinaryNd(napi_env env, napi_callback_info info) {
@@ -923,7 +1041,13 @@ napi_value Select(napi_env env, napi_callback_info info) {
     const float* __restrict t = T.p;
     const float* __restrict e = E.p;
     float* __restrict o = O.p;
-    for (int64_t i = 0; i < n; i++) o[i] = c[i] == 1 ? t[i] : e[i];
+    parRange(n, [&](int64_t s, int64_t end) {
+      const uint8_t* __restrict pc = c;
+      const float* __restrict pt = t;
+      const float* __restrict pe = e;
+      float* __restrict po = o;
+      for (int64_t i = s; i < end; i++) po[i] = pc[i] == 1 ? pt[i] : pe[i];
+    });
   });
 }
 

@@ -230,6 +230,13 @@ test('recycled output arrays never change what dataSync returned or what a view 
   for (let i = 0; i < 6; i++) tf.tidy(() => tf.relu(tf.mul(x, i + 2)).dataSync());
   assert.deepEqual(seen, copy, 'dataSync result unchanged after dispose and reuse');
   assert.deepEqual(view.dataSync(), viewCopy, 'slice view unchanged after its source was disposed');
+  // bool outputs (comparisons) are pooled too
+  const g = tf.greater(x, 0.7);
+  const gSeen = g.dataSync();
+  const gCopy = Uint8Array.from(gSeen);
+  g.dispose();
+  for (let i = 0; i < 6; i++) tf.tidy(() => tf.less(x, 0.1 * i).dataSync());
+  assert.deepEqual(gSeen, gCopy, 'bool dataSync result unchanged after dispose and reuse');
   tf.dispose([x, view]);
 });
 
@@ -344,4 +351,25 @@ test('mean/sum over middle axes (global average pooling) and its gradient', { sk
     }
   }
   assert.deepEqual([fellBack('Mean'), fellBack('Sum'), fellBack('Multiply')], fb, 'no fallbacks');
+});
+
+test('element-wise kernels on tensors large enough to be split over threads give the cpu results', { skip }, async () => {
+  const shape = [8, 33, 31, 40]; // 327k elements, an odd split
+  const c = shape[3];
+  await same('large element-wise', () => {
+    const a = tf.mul(rand(shape, 1), 14);
+    const b = tf.add(rand(shape, 2), 2);
+    const v = tf.add(rand([c], 3), 1);
+    const s = tf.scalar(0.3);
+    const m = tf.greater(a, 0);
+    const mid = rand([8, 1, 31, 1], 4);
+    return [
+      tf.add(a, b), tf.sub(a, v), tf.mul(v, a), tf.div(a, s), tf.div(s, b),
+      tf.greater(a, b), tf.less(a, s), tf.greaterEqual(a, v), tf.lessEqual(v, a),
+      tf.relu(a), tf.step(a), tf.relu6(a), tf.sqrt(b), tf.square(a), tf.clipByValue(a, 0, 6), tf.clipByValue(a, -0.1, 0.7),
+      tf.where(m, a, b), tf.logicalAnd(m, tf.less(a, 3)), tf.mul(a, mid), tf.cast(m, 'float32'), tf.mul(tf.cast(m, 'float32'), a),
+      tf.batchNorm(a, v, tf.add(v, 0.5), tf.sub(v, 1), v, 1e-3),
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), b)))(a),
+    ];
+  }, 1e-6);
 });

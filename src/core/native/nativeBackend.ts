@@ -5,6 +5,7 @@
  * a native kernel does not cover (NCHW, int dtypes, unusual broadcasts or paddings), runs the cpu
  * backend's own JS kernel, so results match the cpu backend op for op.
  */
+import * as os from 'node:os';
 import { tf } from '../tf';
 import type { NativeAddon } from './addon';
 
@@ -101,9 +102,11 @@ let registeredWith: NativeAddon | null = null;
  * its tensor data is freed (refcount 0) and nothing else can still see it: arrays handed out by
  * readSync/read (dataSync(), data(), moves to another backend) and arrays a JS kernel aliased into
  * another tensor (e.g. Slice's subarray views) are marked exposed and left to the GC.
+ * Float32Arrays and the Uint8Arrays of bool outputs (comparisons, logical ops) are pooled apart.
  */
 class BufferPool {
   private readonly free = new Map<number, Float32Array[]>();
+  private readonly freeU8 = new Map<number, Uint8Array[]>();
   /** Buffers of arrays we handed out that are still safe to recycle once their tensor dies. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private bytes = 0;
@@ -114,6 +117,15 @@ class BufferPool {
     let a = this.free.get(n)?.pop();
     if (a) this.bytes -= a.byteLength;
     else a = new Float32Array(n);
+    this.owned.add(a.buffer);
+    return a;
+  }
+
+  takeU8(n: number): Uint8Array {
+    if (n < this.minLength) return new Uint8Array(n);
+    let a = this.freeU8.get(n)?.pop();
+    if (a) this.bytes -= a.byteLength;
+    else a = new Uint8Array(n);
     this.owned.add(a.buffer);
     return a;
   }
@@ -129,18 +141,37 @@ class BufferPool {
 
   /** Its tensor data was freed. */
   give(v: unknown): void {
-    if (!(v instanceof Float32Array) || !this.owned.has(v.buffer)) return;
+    const f32 = v instanceof Float32Array;
+    if (!(f32 || v instanceof Uint8Array) || !this.owned.has(v.buffer)) return;
     this.owned.delete(v.buffer);
     if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) return;
     if (this.bytes + v.byteLength > this.capBytes) return;
-    let list = this.free.get(v.length);
-    if (!list) this.free.set(v.length, (list = []));
-    list.push(v);
+    if (f32) {
+      let list = this.free.get(v.length);
+      if (!list) this.free.set(v.length, (list = []));
+      list.push(v);
+    } else {
+      let list = this.freeU8.get(v.length);
+      if (!list) this.freeU8.set(v.length, (list = []));
+      list.push(v);
+    }
     this.bytes += v.byteLength;
   }
 }
 
-const pool = new BufferPool(256 << 20, 4096);
+/**
+ * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/8 of the RAM within
+ * [256 MB, 2 GB]. A training step's activations are all freed at its end and all needed again by
+ * the next one; when they exceed the cap the rest is re-allocated every step, page faults and all
+ * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s).
+ */
+function poolCapBytes(): number {
+  const env = Number(process.env.PIGGYBACK_NATIVE_POOL_MB);
+  if (Number.isFinite(env) && env >= 0 && process.env.PIGGYBACK_NATIVE_POOL_MB?.trim()) return env * 2 ** 20;
+  return Math.min(2 * 2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 8));
+}
+
+const pool = new BufferPool(poolCapBytes(), 4096);
 
 /** Outputs of a JS (cpu) kernel that alias a pooled array under a new dataId: mark them exposed. */
 function exposeAliases(backend: CpuLike, inputs: tf.NamedTensorInfoMap, result: Info | Info[]): void {
@@ -402,7 +433,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     }
     const n = size(shape);
     if (n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
-    const o = new Uint8Array(n);
+    const o = pool.takeU8(n);
     if (suffixOf(a.shape, shape) && suffixOf(b.shape, shape)) {
       addon.compare(COMPARE_OPS[name], av, bv, o);
     } else {
@@ -440,7 +471,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     const dims = broadcastDims(a.shape, b.shape, shape);
     const n = size(shape);
     if (!dims || n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
-    const o = new Uint8Array(n);
+    const o = pool.takeU8(n);
     addon.binaryNd(2, op, av, bv, o, dims);
     count(nativeStats.native, name);
     return be.makeTensorInfo(shape, 'bool', o);
