@@ -61,6 +61,7 @@ function pads(k: number): Pad[] {
 
 test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all paddings)', { skip }, async () => {
   const before = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
+  const fb = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0);
   const channels: Array<[number, number]> = [[1, 4], [3, 8], [5, 2], [16, 16]];
   let seed = 1;
   let n = 0;
@@ -88,8 +89,21 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
   }
   // dilated forward
   await same('conv dilation 2', () => tf.conv2d(rand([2, 9, 9, 3], 7) as tf.Tensor4D, rand([3, 3, 3, 4], 8) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+  // strided windows that stop short of the input's end ('same'/'valid', stride 2, even sizes)
+  for (const [k, hw] of [[1, 14], [1, 8], [3, 8], [2, 9]]) {
+    for (const pad of ['same', 'valid'] as const) {
+      await same(`conv k${k} s2 ${pad} ${hw}x${hw}`, () => {
+        const x = rand([2, hw, hw, 3], k + hw) as tf.Tensor4D;
+        const w = rand([k, k, 3, 4], hw) as tf.Tensor4D;
+        const y = tf.conv2d(x, w, 2, pad);
+        const r = rand(y.shape, 5);
+        return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, pad), r)))([x, w])];
+      }, 1e-4);
+    }
+  }
   const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
   after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
+  assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');
 });
 
 test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, paddings)', { skip }, async () => {

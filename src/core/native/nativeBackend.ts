@@ -206,8 +206,16 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 function convDims(ci: Conv2DInfo, groups: number): Int32Array | null {
   if (ci.dataFormat !== 'channelsLast') return null;
   const { top, left } = ci.padInfo;
-  const bottom = (ci.outHeight - 1) * ci.strideHeight + ci.effectiveFilterHeight - ci.inHeight - top;
-  const right = (ci.outWidth - 1) * ci.strideWidth + ci.effectiveFilterWidth - ci.inWidth - left;
+  // Padding after the input: negative when a strided window never reaches the last rows (e.g. a
+  // 1x1 stride-2 conv on an even size). oneDNN takes 0 there if its floor division gives the same
+  // output size; it computes exactly the windows tfjs does.
+  const after = (inSize: number, outSize: number, stride: number, eff: number, before: number): number => {
+    const p = (outSize - 1) * stride + eff - inSize - before;
+    if (p >= 0) return p;
+    return Math.floor((inSize + before - eff) / stride) + 1 === outSize ? 0 : -1;
+  };
+  const bottom = after(ci.inHeight, ci.outHeight, ci.strideHeight, ci.effectiveFilterHeight, top);
+  const right = after(ci.inWidth, ci.outWidth, ci.strideWidth, ci.effectiveFilterWidth, left);
   if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
   if (ci.outHeight <= 0 || ci.outWidth <= 0 || ci.batchSize <= 0 || ci.inChannels <= 0 || ci.outChannels <= 0) return null;
   return Int32Array.from([
