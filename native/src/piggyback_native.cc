@@ -203,13 +203,26 @@ ConvEntry* getConv(int mode, const ConvDims& c, int threads) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Threads for the convolutions. With the cores free, all of them are fastest; on a busy machine
-// (other processes competing for the cores) OpenMP's barriers wait for descheduled threads and one
-// thread is faster (measured: 2x). maxThreads() = 1 or a fixed count from setThreads: always that
-// many. Otherwise ("adaptive") each convolution shape times both choices and keeps the faster,
-// re-trying the other every few calls. Results are identical either way except for the summation
-// order of weight gradients (float rounding).
+// Threads for the convolutions. With the cores free, all of them are fastest for large shapes; on
+// a busy machine (other processes competing for the cores) every OpenMP barrier can wait a whole
+// time slice for a descheduled thread and one thread is faster (measured: 2x for a reference-CNN
+// step; up to 50x for a small weight-gradient conv, whose reduction has several barriers).
+// A fixed count from setThreads (the default: every core) applies to convolutions of at least
+// kConvParMinFlops (override: $PIGGYBACK_NATIVE_PAR_MIN_MFLOP); smaller ones, where even on an idle
+// machine the second thread saves less than ~0.5 ms, run on one. The choice depends on the shape
+// only, so runs stay reproducible. Otherwise ("adaptive", setThreads(0)) each convolution shape
+// times both choices and keeps the faster, re-trying the other every few calls. Results are
+// identical either way except for the summation order of weight gradients (float rounding).
 int fixedThreads = 0;  // 0: adaptive between 1 and omp_get_max_threads()
+
+double convParMinFlops() {
+  static double v = [] {
+    const char* e = getenv("PIGGYBACK_NATIVE_PAR_MIN_MFLOP");
+    double m = e && *e ? std::atof(e) : 64.0;
+    return (m >= 0 ? m : 64.0) * 1e6;
+  }();
+  return v;
+}
 
 struct ThreadChoice {
   double ema[2] = {0, 0};
@@ -223,8 +236,8 @@ int allThreads() {
   return n;
 }
 
-int pickThreads(const std::string& key, int& slot) {
-  if (fixedThreads > 0) return slot = -1, fixedThreads;
+int pickThreads(const std::string& key, int& slot, double flops) {
+  if (fixedThreads > 0) return slot = -1, flops >= convParMinFlops() ? fixedThreads : 1;
   int all = allThreads();
   if (all <= 1) return slot = -1, 1;
   ThreadChoice& t = choices[key];
@@ -254,7 +267,8 @@ napi_value Conv(napi_env env, napi_callback_info info) {
                            std::to_string(c.W) + "," + std::to_string(c.C) + "," + std::to_string(c.O) + "," +
                            std::to_string(c.KH) + "," + std::to_string(c.sh) + "," + std::to_string(c.G);
     int slot;
-    int threads = pickThreads(shapeKey, slot);
+    double flops = 2.0 * c.N * c.OH * c.OW * c.O * c.KH * c.KW * (c.C / c.G);
+    int threads = pickThreads(shapeKey, slot, flops);
     omp_set_num_threads(threads);
     auto t0 = std::chrono::steady_clock::now();
     ConvEntry* e = getConv(mode, c, threads);
@@ -340,9 +354,9 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
 // OMP_WAIT_POLICY=passive, set by addon.ts, a busy machine no longer stalls them at the barrier).
 
 // Large element-wise kernels split their range over the conv threads (fixed count, see setThreads):
-// results do not depend on the split. Only from kParMin elements (~256 KB of output), below which
-// waking the threads costs more than the second core's memory bandwidth gives.
-constexpr int64_t kParMin = 1 << 16;
+// results do not depend on the split. Only from kParMin elements (4 MB of float output, ~0.5 ms):
+// below that the second core's bandwidth saves less than waking it can cost on a busy machine.
+constexpr int64_t kParMin = 1 << 20;
 
 int elemThreads(int64_t n) {
   if (n < kParMin) return 1;

@@ -368,7 +368,7 @@ test('mean/sum over middle axes (global average pooling) and its gradient', { sk
 });
 
 test('element-wise kernels on tensors large enough to be split over threads give the cpu results', { skip }, async () => {
-  const shape = [8, 33, 31, 40]; // 327k elements, an odd split
+  const shape = [8, 65, 63, 40]; // 1.3M elements (over the addon's kParMin), an odd split
   const c = shape[3];
   await same('large element-wise', () => {
     const a = tf.mul(rand(shape, 1), 14);
@@ -376,7 +376,7 @@ test('element-wise kernels on tensors large enough to be split over threads give
     const v = tf.add(rand([c], 3), 1);
     const s = tf.scalar(0.3);
     const m = tf.greater(a, 0);
-    const mid = rand([8, 1, 31, 1], 4);
+    const mid = rand([8, 1, 63, 1], 4);
     return [
       tf.add(a, b), tf.sub(a, v), tf.mul(v, a), tf.div(a, s), tf.div(s, b),
       tf.greater(a, b), tf.less(a, s), tf.greaterEqual(a, v), tf.lessEqual(v, a),
