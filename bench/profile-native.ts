@@ -4,10 +4,10 @@
  *   npx tsx bench/profile-native.ts [--model mnv2|ref] [--hw 32] [--batch 16] [--steps 6]
  *                                   [--warmup 2] [--backend native|wasm|cpu] [--top 25]
  *
- * mnv2: nsfwjs@4.3.0's MobileNetV2 cut at block_10_project_BN (every conv masked, BN frozen),
+ * Adam is the engine's (src/core/train/adam.ts). mnv2: nsfwjs@4.3.0's MobileNetV2 cut at block_10_project_BN (every conv masked, BN frozen),
  * at hw x hw x 3 inputs; ref: the reference CNN (28x28x1). Runs `trainStep` (the engine's own
- * training step) and reports img/s over the timed steps, then a per-kernel split of the timed
- * steps: every kernel registered for the backend is wrapped with a timer, so the time of a
+ * training step) and reports img/s over the timed steps (uninstrumented), then a per-kernel
+ * split of as many more steps: every kernel registered for the backend is wrapped with a timer, so the time of a
  * kernel is its own plus whatever JS kernels it calls directly (nested engine kernels are not
  * double counted: only the outermost is charged). "outside kernels" is the rest of the step
  * (tape, gradient bookkeeping, tensor allocation). Also prints, per kernel, how many calls ran
@@ -23,6 +23,7 @@ import { buildReferenceCnn } from '../src/core/model/referenceCnn';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../src/core/model/nsfwjsMobilenet';
 import { PiggybackNet } from '../src/core/train/taskNets';
 import { trainStep } from '../src/core/train/loop';
+import { adam } from '../src/core/train/adam';
 import { nativeStats, resetNativeStats } from '../src/core/native/nativeBackend';
 
 const argv = process.argv.slice(2);
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     inShape = [HW, HW, 3];
   }
   const net = new PiggybackNet(backbone, 10, { threshold: 5e-3, maskScale: 1e-2, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'prof' });
-  const optimizers = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
+  const optimizers = { mask: adam(1e-4), head: adam(1e-4) };
   // Batches made up front (as the engine's loop copies them from a dataset: batchTensors), so
   // that generating random images is not timed.
   const images = Array.from({ length: 4 }, (_, i) => tf.tidy(() => tf.randomUniform([BATCH, ...inShape], 0, 1, 'float32', i).dataSync() as Float32Array));
@@ -108,21 +109,28 @@ async function main(): Promise<void> {
     x: tf.tensor4d(images[i % images.length], [BATCH, ...inShape]),
     y: tf.tensor1d(Array.from({ length: BATCH }, (_, j) => (j * 7 + i) % 10), 'int32'),
   });
-  instrument(tf.getBackend());
   for (let i = 0; i < WARMUP; i++) trainStep(net, optimizers, batch(i));
+  // 1. img/s, uninstrumented.
+  const loadBefore = os.loadavg();
+  const t00 = performance.now();
+  let loss = 0;
+  for (let i = 0; i < STEPS; i++) loss = trainStep(net, optimizers, batch(100 + i)).loss;
+  const plain = performance.now() - t00;
+  // 2. The same number of steps with every kernel timed (the timers add some overhead).
+  instrument(tf.getBackend());
   resetNativeStats();
   recording = true;
   const t0 = performance.now();
-  let loss = 0;
-  for (let i = 0; i < STEPS; i++) loss = trainStep(net, optimizers, batch(100 + i)).loss;
+  for (let i = 0; i < STEPS; i++) trainStep(net, optimizers, batch(200 + i));
   const total = performance.now() - t0;
   recording = false;
 
   const kernelMs = [...acc.values()].reduce((s, a) => s + a.ms, 0);
   console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
   console.log(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? '(unset)'}; PIGGYBACK_NATIVE_THREADS ${process.env.PIGGYBACK_NATIVE_THREADS ?? '(unset)'}`);
-  console.log(`batch ${BATCH}, ${STEPS} timed steps after ${WARMUP} warm-up; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; last loss ${loss.toFixed(4)}`);
-  console.log(`IMG/S ${((STEPS * BATCH) / (total / 1000)).toFixed(2)}   (${(total / STEPS).toFixed(1)} ms/step; kernels ${(kernelMs / STEPS).toFixed(1)} ms/step, outside kernels ${((total - kernelMs) / STEPS).toFixed(1)} ms/step)`);
+  console.log(`batch ${BATCH}, ${STEPS} timed steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
+  console.log(`IMG/S ${((STEPS * BATCH) / (plain / 1000)).toFixed(2)}   (${(plain / STEPS).toFixed(1)} ms/step, uninstrumented)`);
+  console.log(`profiled: ${(total / STEPS).toFixed(1)} ms/step; kernels ${(kernelMs / STEPS).toFixed(1)} ms/step, outside kernels ${((total - kernelMs) / STEPS).toFixed(1)} ms/step`);
   const rows = [...acc.entries()].sort((a, b) => b[1].ms - a[1].ms);
   console.log(`\n${'kernel'.padEnd(38)} ${'ms/step'.padStart(8)} ${'%'.padStart(5)} ${'calls/step'.padStart(10)} ${'native'.padStart(7)} ${'fallbk'.padStart(7)}`);
   for (const [name, a] of rows.slice(0, TOP)) {

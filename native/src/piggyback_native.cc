@@ -1106,6 +1106,50 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
   });
 }
 
+// adam(x, g, m, v, outX, outM, outV, [beta1, 1-beta1, beta2, 1-beta2, 1-accBeta1, 1-accBeta2,
+// epsilon, -lr]): one Adam step of tfjs' AdamOptimizer, fused, with the same float32 operations
+// in the same order (each rounded; -ffp-contract=off in binding.gyp: no fused multiply-adds), so the results are those of its ~12 kernels:
+//   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2);
+//   x' = ((m'/(1-accB1)) / (sqrt(v'/(1-accB2)) + eps)) * (-lr) + x
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 8);
+    F32 X = f32(env, a[0]), G = f32(env, a[1]), M = f32(env, a[2]), V = f32(env, a[3]);
+    F32 OX = f32(env, a[4]), OM = f32(env, a[5]), OV = f32(env, a[6]), P = f32(env, a[7]);
+    need(P, 8, "params");
+    int64_t n = X.n;
+    need(G, n, "g"), need(M, n, "m"), need(V, n, "v"), need(OX, n, "outX"), need(OM, n, "outM"), need(OV, n, "outV");
+    const float b1 = P.p[0], omb1 = P.p[1], b2 = P.p[2], omb2 = P.p[3], c1 = P.p[4], c2 = P.p[5], eps = P.p[6], nlr = P.p[7];
+    parRange(n, [&](int64_t s, int64_t e) {
+      const float* __restrict x = X.p;
+      const float* __restrict g = G.p;
+      const float* __restrict m = M.p;
+      const float* __restrict v = V.p;
+      float* __restrict ox = OX.p;
+      float* __restrict om = OM.p;
+      float* __restrict ov = OV.p;
+      for (int64_t i = s; i < e; i++) {
+        float gi = g[i];
+        float m1 = m[i] * b1;
+        float m2 = gi * omb1;
+        float mn = m1 + m2;
+        float v1 = v[i] * b2;
+        float g2 = gi * gi;
+        float v2 = g2 * omb2;
+        float vn = v1 + v2;
+        float mh = mn / c1;
+        float vh = vn / c2;
+        float den = std::sqrt(vh) + eps;
+        float q = mh / den;
+        float step = q * nlr;
+        ox[i] = step + x[i];
+        om[i] = mn;
+        ov[i] = vn;
+      }
+    });
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value o = nullptr;
   guarded(env, [&] {
@@ -1143,7 +1187,7 @@ NAPI_MODULE_INIT() {
              {"convImpl", ConvImpl}, {"gemm", Gemm},               {"binary", Binary},
              {"unary", Unary},       {"reluGrad", ReluGrad},       {"batchNorm", BatchNorm},
              {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32},
-             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}};
+             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}, {"adam", Adam}};
   for (auto& f : fns) {
     napi_value v;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;

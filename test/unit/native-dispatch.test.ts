@@ -21,6 +21,7 @@ import { buildReferenceCnn } from '../../src/core/model/referenceCnn';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../../src/core/model/nsfwjsMobilenet';
 import { PiggybackNet } from '../../src/core/train/taskNets';
 import { trainStep } from '../../src/core/train/loop';
+import { adam } from '../../src/core/train/adam';
 
 let available = true;
 try {
@@ -52,7 +53,7 @@ interface StepReport {
 /** One mask-training step after one warm-up step (the first creates Adam's moment variables). */
 function oneStep(backbone: Backbone, inShape: [number, number, number], batch: number): StepReport {
   const net = new PiggybackNet(backbone, 10, { threshold: 5e-3, maskScale: 1e-2, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'dispatch' });
-  const optimizers = { mask: tf.train.adam(1e-3), head: tf.train.adam(1e-3) };
+  const optimizers = { mask: adam(1e-3), head: adam(1e-3) };
   const data = (i: number) => ({
     x: tf.randomUniform([batch, ...inShape], 0, 1, 'float32', i) as tf.Tensor4D,
     y: tf.tensor1d(Array.from({ length: batch }, (_, j) => (j * 3 + i) % 10), 'int32'),
@@ -65,6 +66,7 @@ function oneStep(backbone: Backbone, inShape: [number, number, number], batch: n
     const { loss } = trainStep(net, optimizers, step);
     assert.ok(Number.isFinite(loss), `loss ${loss}`);
     const hotInJs: string[] = [];
+    assert.ok((nativeStats.native.get('PiggybackAdam') ?? 0) > 0, 'the fused Adam kernel ran');
     for (const [k, calls] of nativeStats.js) {
       const largest = nativeStats.jsLargest.get(k) ?? 0;
       if (ALWAYS_NATIVE.has(k) || largest >= LARGE) hotInJs.push(`${k} x${calls} (largest output ${largest})`);

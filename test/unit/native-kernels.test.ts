@@ -10,6 +10,7 @@ import { initBackend } from '../../src/core/backend';
 import { loadNativeAddon } from '../../src/core/native/addon';
 import { nativeStats } from '../../src/core/native/nativeBackend';
 import { randData, maxRelErr } from '../helpers/kernelCheck';
+import { adam, FUSED_ADAM_KERNEL } from '../../src/core/train/adam';
 
 let available = true;
 try {
@@ -386,4 +387,35 @@ test('element-wise kernels on tensors large enough to be split over threads give
       tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), b)))(a),
     ];
   }, 1e-6);
+});
+
+test('fused Adam (one kernel per variable) gives bit-identical weights and moments to tfjs Adam on cpu', { skip }, async () => {
+  const shapes = [[300, 7], [1100, 1000], [5], [3, 3, 8, 1]]; // the 1.1M one is split over threads
+  const run = async (backend: string, fused: boolean) => {
+    await tf.setBackend(backend);
+    const vars = shapes.map((sh, i) => tf.variable(rand(sh, 40 + i), true, `adam-${backend}-${fused}-${i}`));
+    const opt: tf.Optimizer = fused ? adam(0.01) : tf.train.adam(0.01);
+    for (let step = 0; step < 5; step++) {
+      if (step === 3) (opt as unknown as { learningRate: number }).learningRate = 0.002;
+      const grads: tf.NamedTensorMap = {};
+      // gradients of mixed magnitudes (and an exact zero) so the moments differ from step to step
+      vars.forEach((v, i) => (grads[v.name] = tf.tidy(() => tf.mul(rand(v.shape, 100 * step + i), i === 2 && step === 1 ? 0 : 10 ** (i - 2)))));
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+    }
+    const weights = await opt.getWeights();
+    const out = [...vars.map((v) => Array.from(v.dataSync())), ...weights.slice(1).map((w) => Array.from(w.tensor.dataSync()))];
+    opt.dispose();
+    vars.forEach((v) => v.dispose());
+    return out;
+  };
+  const before = ran(FUSED_ADAM_KERNEL);
+  const ref = await run('cpu', false);
+  const got = await run('native', true);
+  assert.ok(ran(FUSED_ADAM_KERNEL) >= before + 5 * shapes.length, 'the fused kernel ran on native');
+  assert.equal(got.length, ref.length);
+  ref.forEach((r, i) => assert.equal(maxRelErr(r, got[i]), 0, `array ${i} (weights, then first and second moments)`));
+  // and on cpu the same class is plain tfjs Adam
+  const cpuFused = await run('cpu', true);
+  ref.forEach((r, i) => assert.equal(maxRelErr(r, cpuFused[i]), 0, `cpu fallback, array ${i}`));
 });

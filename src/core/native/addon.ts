@@ -44,6 +44,8 @@ export interface NativeAddon {
    * 1: comparison (op as in compare) into a Uint8Array; 2: logical on Uint8Arrays (0 and, 1 or).
    */
   binaryNd(kind: 0 | 1 | 2, op: number, a: Float32Array | Uint8Array, b: Float32Array | Uint8Array, out: Float32Array | Uint8Array, dims: Int32Array): void;
+  /** One fused Adam step; params: [beta1, 1-beta1, beta2, 1-beta2, 1-accBeta1, 1-accBeta2, epsilon, -lr]. */
+  adam(x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, outX: Float32Array, outM: Float32Array, outV: Float32Array, params: Float32Array): void;
   /** out[i] = cond[i] === 1 ? t[i] : e[i]. */
   select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
 }

@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import { tf } from '../tf';
 import type { NativeAddon } from './addon';
+import { FUSED_ADAM_KERNEL } from '../train/adam';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -622,6 +623,22 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     },
     ZerosLike: (args) => filled('ZerosLike', 0, args),
     OnesLike: (args) => filled('OnesLike', 1, args),
+    // One fused Adam step (src/core/train/adam.ts): the same float32 ops as tfjs' AdamOptimizer.
+    [FUSED_ADAM_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { x, g, m, v, c1, c2 } = args.inputs as Record<string, Info>;
+      const [xv, gv, mv, vv, c1v, c2v] = [x, g, m, v, c1, c2].map((t) => f32(be, t, addon));
+      const n = size(x.shape);
+      if (!xv || !gv || !mv || !vv || !c1v || !c2v || [gv, mv, vv].some((a) => a.length !== n) || xv.length !== n) {
+        throw new Error(`${FUSED_ADAM_KERNEL}: expected float32 tensors of one shape`);
+      }
+      const [b1, omb1, b2, omb2, eps, nlr] = (args.attrs as unknown as { params: number[] }).params;
+      const ox = alloc(n);
+      const om = alloc(n);
+      const ov = alloc(n);
+      addon.adam(xv, gv, mv, vv, ox, om, ov, Float32Array.from([b1, omb1, b2, omb2, c1v[0], c2v[0], eps, nlr]));
+      return [done(FUSED_ADAM_KERNEL, be, x.shape, ox), be.makeTensorInfo(x.shape, 'float32', om), be.makeTensorInfo(x.shape, 'float32', ov)];
+    },
     Sum: (args) => reduce('Sum', args),
     Mean: (args) => reduce('Mean', args),
     Tile: (args) => {
