@@ -1,11 +1,12 @@
 /**
  * Per-kernel profile of Piggyback mask training on a TF.js backend (default 'native').
  *
- *   npx tsx bench/profile-native.ts [--model mnv2|ref] [--hw 32] [--batch 16] [--steps 6]
+ *   npx tsx bench/profile-native.ts [--model mnv2|ref|res] [--hw 32] [--batch 16] [--steps 6]
  *                                   [--warmup 2] [--backend native|wasm|cpu] [--top 25]
  *
  * Adam is the engine's (src/core/train/adam.ts). mnv2: nsfwjs@4.3.0's MobileNetV2 cut at block_10_project_BN (every conv masked, BN frozen),
- * at hw x hw x 3 inputs; ref: the reference CNN (28x28x1). Runs `trainStep` (the engine's own
+ * at hw x hw x 3 inputs; ref: the reference CNN (28x28x1); res: the small residual net of the
+ * native dispatch test (28x28x3). Runs `trainStep` (the engine's own
  * training step) and reports img/s over the timed steps (uninstrumented), then a per-kernel
  * split of as many more steps: every kernel registered for the backend is wrapped with a timer, so the time of a
  * kernel is its own plus whatever JS kernels it calls directly (nested engine kernels are not
@@ -24,6 +25,7 @@ import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../src/core/model
 import { PiggybackNet } from '../src/core/train/taskNets';
 import { trainStep } from '../src/core/train/loop';
 import { adam } from '../src/core/train/adam';
+import { smallResidualNet } from '../test/helpers/residualNet';
 import { nativeStats, resetNativeStats } from '../src/core/native/nativeBackend';
 
 const argv = process.argv.slice(2);
@@ -95,6 +97,9 @@ async function main(): Promise<void> {
   if (MODEL === 'ref') {
     backbone = Backbone.fromModel(buildReferenceCnn(1), 'ref', '(in memory)');
     inShape = [28, 28, 1];
+  } else if (MODEL === 'res') {
+    backbone = Backbone.fromModel(smallResidualNet(), 'res', '(in memory)');
+    inShape = [28, 28, 3];
   } else {
     const modelPath = extractNsfwjsMobilenet(path.join(os.tmpdir(), 'piggyback-profile-mnv2'));
     backbone = await Backbone.load(modelPath, { cutAt: MOBILENET_DEFAULT_CUT, inputHW: [HW, HW] });
@@ -126,7 +131,7 @@ async function main(): Promise<void> {
   recording = false;
 
   const kernelMs = [...acc.values()].reduce((s, a) => s + a.ms, 0);
-  console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
+  console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : MODEL === 'res' ? 'small residual net (test/helpers/residualNet)' : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
   console.log(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? '(unset)'}; PIGGYBACK_NATIVE_THREADS ${process.env.PIGGYBACK_NATIVE_THREADS ?? '(unset)'}`);
   console.log(`batch ${BATCH}, ${STEPS} timed steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
   console.log(`IMG/S ${((STEPS * BATCH) / (plain / 1000)).toFixed(2)}   (${(plain / STEPS).toFixed(1)} ms/step, uninstrumented)`);
