@@ -2,7 +2,7 @@
  * Per-kernel profile of Piggyback mask training on a TF.js backend (default 'native').
  *
  *   npx tsx bench/profile-native.ts [--model mnv2|ref|res] [--hw 32] [--batch 16] [--steps 6]
- *                                   [--warmup 2] [--backend native|wasm|cpu] [--top 25]
+ *                                   [--warmup 2] [--backend native|wasm|cpu] [--top 25] [--profile 0|1]
  *
  * Adam is the engine's (src/core/train/adam.ts). mnv2: nsfwjs@4.3.0's MobileNetV2 cut at block_10_project_BN (every conv masked, BN frozen),
  * at hw x hw x 3 inputs; ref: the reference CNN (28x28x1); res: the small residual net of the
@@ -40,6 +40,7 @@ const STEPS = Number(arg('--steps', '6'));
 const WARMUP = Number(arg('--warmup', '2'));
 const BACKEND = arg('--backend', 'native') as BackendName;
 const TOP = Number(arg('--top', '25'));
+const PROFILE = arg('--profile', '1') !== '0';
 
 interface Acc {
   ms: number;
@@ -121,6 +122,11 @@ async function main(): Promise<void> {
   let loss = 0;
   for (let i = 0; i < STEPS; i++) loss = trainStep(net, optimizers, batch(100 + i)).loss;
   const plain = performance.now() - t00;
+  if (!PROFILE) {
+    console.log(`backend ${info.detail}; ${MODEL} ${HW}px batch ${BATCH}; ${STEPS} steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
+    console.log(`IMG/S ${((STEPS * BATCH) / (plain / 1000)).toFixed(2)}   (${(plain / STEPS).toFixed(1)} ms/step, uninstrumented)`);
+    return;
+  }
   // 2. The same number of steps with every kernel timed (the timers add some overhead).
   instrument(tf.getBackend());
   resetNativeStats();
