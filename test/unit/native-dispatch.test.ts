@@ -103,7 +103,7 @@ test('MobileNetV2 (nsfwjs, 32 px): a mask-training step runs every hot kernel na
   try {
     assertAllNative('MobileNetV2', oneStep(bb, [32, 32, 3], 8), [
       ...CONV_STEP, 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-      'PadV2', 'Slice', 'ClipByValue', 'LogicalAnd', 'Select', 'Mean',
+      'PadV2', 'Slice', 'ClipByValue', 'PiggybackClipGrad', 'PiggybackReluGrad', 'Mean',
     ]);
   } finally {
     bb.dispose();

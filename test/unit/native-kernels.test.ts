@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
 import { loadNativeAddon } from '../../src/core/native/addon';
-import { nativeStats } from '../../src/core/native/nativeBackend';
+import { nativeStats, RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL } from '../../src/core/native/nativeBackend';
 import { randData, maxRelErr } from '../helpers/kernelCheck';
 import { adam, FUSED_ADAM_KERNEL } from '../../src/core/train/adam';
 
@@ -181,6 +181,11 @@ test('element-wise: add/sub/mul/div, broadcasts, scalars, bool/int inputs, compa
     return [tf.relu(x), tf.step(x), tf.sqrt(tf.abs(x)), tf.square(x), tf.relu6(tf.mul(x, 20))];
   }, 0);
   await same('relu gradient', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), rand([5, 7], 9))))(rand([5, 7], 8)), 0);
+  await same('relu gradient, special values', () => {
+    const x = tf.tensor([0, -0, NaN, Infinity, -Infinity, 1e-30, -1e-30, 2, -2, 3]);
+    const dy = tf.tensor([1, -1, 2, -3, 4, Infinity, NaN, -5, -0, NaN]);
+    return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dy)))(x);
+  }, 0);
   for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'Relu', 'Step', 'Sqrt', 'Square']) assert.ok(ran(k) > 0, k);
 });
 
@@ -306,8 +311,9 @@ test('slice and pad (any rank, contiguous or not, constant values) and their gra
   assert.deepEqual([fellBack('Slice'), fellBack('PadV2')], fb, 'float32 slices and pads never fall back');
 });
 
-test('clipByValue / relu6 layer (NaN, infinities, inexact bounds) and its gradient (logicalAnd, where, zerosLike)', { skip }, async () => {
+test('clipByValue / relu6 layer (NaN, infinities, inexact bounds) and its fused gradient', { skip }, async () => {
   const fb = ['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack);
+  const grads = [ran(CLIP_GRAD_KERNEL), ran(RELU_GRAD_KERNEL)];
   const special = tf.tensor([0, -0, NaN, Infinity, -Infinity, 6, 6.000001, 0.1, 0.7, -1e-30]);
   for (const [lo, hi] of [[0, 6], [0.1, 0.7], [-1, 1], [-0.3, 0.3]]) {
     await same(`clip ${lo} ${hi}`, () => {
@@ -322,7 +328,8 @@ test('clipByValue / relu6 layer (NaN, infinities, inexact bounds) and its gradie
     const dy = rand(x.shape, 78);
     return [layer.apply(x) as tf.Tensor, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, dy)))(x)];
   }, 0);
-  for (const k of ['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike']) assert.ok(ran(k) > 0, k);
+  assert.ok(ran('ClipByValue') > 0);
+  assert.ok(ran(CLIP_GRAD_KERNEL) > grads[0] && ran(RELU_GRAD_KERNEL) > grads[1], 'the fused Relu and ClipByValue gradients ran');
   assert.deepEqual(['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack), fb, 'no fallbacks');
 });
 

@@ -20,7 +20,10 @@ export interface NativeAddon {
   binary(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** op: 0 relu, 1 step (alpha 0), 2 relu6, 3 copy, 4 sqrt, 5 square. */
   unary(op: 0 | 1 | 2 | 3 | 4 | 5, x: Float32Array, out: Float32Array): void;
+  /** out = x > 0 ? dy : 0 * dy (NaN x gives NaN): tfjs' mul(dy, step(x)). */
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array): void;
+  /** out = x >= min && x <= max ? dy : 0 (bounds as float32): tfjs' ClipByValue gradient. */
+  clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
   maxPool(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, out: Float32Array, dims: Int32Array): void;

@@ -623,6 +623,28 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     },
     ZerosLike: (args) => filled('ZerosLike', 0, args),
     OnesLike: (args) => filled('OnesLike', 1, args),
+    // The gradients of Relu and ClipByValue in one pass each (see registerFusedGradients).
+    [RELU_GRAD_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { dy, x } = args.inputs as Record<string, Info>;
+      const dv = f32(be, dy, addon);
+      const xv = f32(be, x, addon);
+      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${RELU_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      const o = alloc(xv.length);
+      addon.reluGrad(dv, xv, o);
+      return done(RELU_GRAD_KERNEL, be, x.shape, o);
+    },
+    [CLIP_GRAD_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { dy, x } = args.inputs as Record<string, Info>;
+      const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      const dv = f32(be, dy, addon);
+      const xv = f32(be, x, addon);
+      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${CLIP_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      const o = alloc(xv.length);
+      addon.clipGrad(dv, xv, o, clipValueMin, clipValueMax);
+      return done(CLIP_GRAD_KERNEL, be, x.shape, o);
+    },
     // One fused Adam step (src/core/train/adam.ts): the same float32 ops as tfjs' AdamOptimizer.
     [FUSED_ADAM_KERNEL]: (args) => {
       const be = args.backend as CpuLike;
@@ -682,6 +704,45 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
   };
 }
 
+export const RELU_GRAD_KERNEL = 'PiggybackReluGrad';
+export const CLIP_GRAD_KERNEL = 'PiggybackClipGrad';
+
+/**
+ * tfjs' gradients of Relu (mul(dy, cast(step(x)))) and ClipByValue (where(logicalAnd(
+ * greaterEqual(x, min), lessEqual(x, max)), dy, zerosLike(dy))), re-registered so that where the
+ * current backend has the fused kernel (native) each is one pass over the activations instead of
+ * two and five kernels (ReLU6 in MobileNetV2 is Relu then ClipByValue: 7 kernels per layer). The
+ * values are those of tfjs' expressions; every other backend still runs exactly those.
+ */
+function registerFusedGradients(): void {
+  const fused = (kernel: string, dy: tf.Tensor, x: tf.Tensor): boolean =>
+    dy.dtype === 'float32' && x.dtype === 'float32' && tf.util.arraysEqual(dy.shape, x.shape) && tf.getKernel(kernel, tf.getBackend()) !== undefined;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      return { x: () => (fused(RELU_GRAD_KERNEL, d, x) ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x }) as tf.Tensor) : tf.mul(d, tf.cast(tf.step(x), 'float32'))) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'ClipByValue',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      return {
+        x: () =>
+          fused(CLIP_GRAD_KERNEL, d, x)
+            ? (tf.engine().runKernel(CLIP_GRAD_KERNEL, { dy: d, x }, { clipValueMin, clipValueMax }) as tf.Tensor)
+            : tf.where(tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax)), d, tf.zerosLike(d)),
+      };
+    },
+  });
+}
+
 /**
  * Registers the 'native' backend (idempotent): a fresh cpu backend instance, every cpu kernel
  * re-registered for it, and the native kernels on top. Does not switch to it.
@@ -735,5 +796,6 @@ export function registerNativeBackend(addon: NativeAddon): void {
   for (const name of Object.keys(native)) {
     if (!cpuKernels.has(name)) tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND, kernelFunc: native[name] });
   }
+  registerFusedGradients();
   registeredWith = addon;
 }
