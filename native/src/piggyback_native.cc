@@ -1102,7 +1102,10 @@ napi_value Select(napi_env env, napi_callback_info info) {
       const float* __restrict pt = t;
       const float* __restrict pe = e;
       float* __restrict po = o;
-      for (int64_t i = s; i < end; i++) po[i] = pc[i] == 1 ? pt[i] : pe[i];
+      for (int64_t i = s; i < end; i++) {
+        float a = pt[i], b = pe[i];  // both loaded: a conditional load is not vectorised
+        po[i] = pc[i] == 1 ? a : b;
+      }
     });
   });
 }
@@ -1139,7 +1142,8 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
 
 // adam(x, g, m, v, outX, outM, outV, [beta1, 1-beta1, beta2, 1-beta2, 1-accBeta1, 1-accBeta2,
 // epsilon, -lr]): one Adam step of tfjs' AdamOptimizer, fused, with the same float32 operations
-// in the same order (each rounded; -ffp-contract=off in binding.gyp: no fused multiply-adds), so the results are those of its ~12 kernels:
+// in the same order (each rounded; -ffp-contract=off in binding.gyp: no fused multiply-adds;
+// -fno-math-errno only lets sqrt vectorise, its values are IEEE's either way), so the results are those of its ~12 kernels:
 //   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2);
 //   x' = ((m'/(1-accB1)) / (sqrt(v'/(1-accB2)) + eps)) * (-lr) + x
 napi_value Adam(napi_env env, napi_callback_info info) {
