@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < STEPS; i++) loss = trainStep(net, optimizers, batch(100 + i)).loss;
   const plain = performance.now() - t00;
   if (!PROFILE) {
-    console.log(`backend ${info.detail}; ${MODEL} ${HW}px batch ${BATCH}; ${STEPS} steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
+    console.log(`backend ${info.detail}; ${MODEL} input ${inShape.join('x')} batch ${BATCH}; ${STEPS} steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
     console.log(`IMG/S ${((STEPS * BATCH) / (plain / 1000)).toFixed(2)}   (${(plain / STEPS).toFixed(1)} ms/step, uninstrumented)`);
     return;
   }

@@ -1,9 +1,12 @@
 /**
  * The 'native' TF.js backend: an instance of the pure-JS cpu backend (tensors are JS
- * TypedArrays) whose hot kernels run in the N-API addon (oneDNN convolutions and GEMM on every
- * core, OpenMP element-wise loops), zero-copy on those arrays. Every other kernel, and every case
- * a native kernel does not cover (NCHW, int dtypes, unusual broadcasts or paddings), runs the cpu
- * backend's own JS kernel, so results match the cpu backend op for op.
+ * TypedArrays) whose hot kernels run in the N-API addon (oneDNN convolutions, depthwise ones
+ * included, and GEMM; element-wise, broadcasting, pad/slice, reductions, split over the cores
+ * when large), zero-copy on those arrays. Every other kernel, and every case a native kernel does
+ * not cover (NCHW, int dtypes, ranks over 8), runs the cpu backend's own JS kernel, so results
+ * match the cpu backend op for op. Three fused kernels replace multi-kernel expressions with the
+ * same values: the gradients of Relu and ClipByValue (registerFusedGradients) and Adam's update
+ * (src/core/train/adam.ts). nativeStats counts what ran where (test/unit/native-dispatch).
  */
 import * as os from 'node:os';
 import { tf } from '../tf';
