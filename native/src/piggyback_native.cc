@@ -1146,6 +1146,30 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
 // -fno-math-errno only lets sqrt vectorise, its values are IEEE's either way), so the results are those of its ~12 kernels:
 //   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2);
 //   x' = ((m'/(1-accB1)) / (sqrt(v'/(1-accB2)) + eps)) * (-lr) + x
+// The loop of adam(), a plain function: inside the lambdas gcc did not vectorise it.
+void adamLoop(const float* __restrict x, const float* __restrict g, const float* __restrict m, const float* __restrict v,
+              float* __restrict ox, float* __restrict om, float* __restrict ov, int64_t n, float b1, float omb1, float b2,
+              float omb2, float c1, float c2, float eps, float nlr) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float m1 = m[i] * b1;
+    float m2 = gi * omb1;
+    float mn = m1 + m2;
+    float v1 = v[i] * b2;
+    float g2 = gi * gi;
+    float v2 = g2 * omb2;
+    float vn = v1 + v2;
+    float mh = mn / c1;
+    float vh = vn / c2;
+    float den = std::sqrt(vh) + eps;
+    float q = mh / den;
+    float st = q * nlr;
+    ox[i] = st + x[i];
+    om[i] = mn;
+    ov[i] = vn;
+  }
+}
+
 napi_value Adam(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 8);
@@ -1156,31 +1180,7 @@ napi_value Adam(napi_env env, napi_callback_info info) {
     need(G, n, "g"), need(M, n, "m"), need(V, n, "v"), need(OX, n, "outX"), need(OM, n, "outM"), need(OV, n, "outV");
     const float b1 = P.p[0], omb1 = P.p[1], b2 = P.p[2], omb2 = P.p[3], c1 = P.p[4], c2 = P.p[5], eps = P.p[6], nlr = P.p[7];
     parRange(n, [&](int64_t s, int64_t e) {
-      const float* __restrict x = X.p;
-      const float* __restrict g = G.p;
-      const float* __restrict m = M.p;
-      const float* __restrict v = V.p;
-      float* __restrict ox = OX.p;
-      float* __restrict om = OM.p;
-      float* __restrict ov = OV.p;
-      for (int64_t i = s; i < e; i++) {
-        float gi = g[i];
-        float m1 = m[i] * b1;
-        float m2 = gi * omb1;
-        float mn = m1 + m2;
-        float v1 = v[i] * b2;
-        float g2 = gi * gi;
-        float v2 = g2 * omb2;
-        float vn = v1 + v2;
-        float mh = mn / c1;
-        float vh = vn / c2;
-        float den = std::sqrt(vh) + eps;
-        float q = mh / den;
-        float step = q * nlr;
-        ox[i] = step + x[i];
-        om[i] = mn;
-        ov[i] = vn;
-      }
+      adamLoop(X.p + s, G.p + s, M.p + s, V.p + s, OX.p + s, OM.p + s, OV.p + s, e - s, b1, omb1, b2, omb2, c1, c2, eps, nlr);
     });
   });
 }
