@@ -126,6 +126,16 @@ test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, padd
       }
     }
   }
+  // maps smaller than the window (MobileNetV2's last blocks at 32 px), where oneDNN has no
+  // depthwise weight-gradient kernel and the addon's direct loop runs
+  for (const [xs, s, pad] of [[[16, 2, 2, 384], 1, 'same'], [[3, 3, 3, 40], 1, 'same'], [[2, 4, 4, 24], 2, 'same'], [[2, 2, 2, 8], 1, 1]] as Array<[number[], number, Pad]>) {
+    await same(`depthwise ${xs} s${s} ${pad}`, () => {
+      const x = rand(xs, xs[3]) as tf.Tensor4D;
+      const w = rand([3, 3, xs[3], 1], 7) as tf.Tensor4D;
+      const r = rand(tf.depthwiseConv2d(x, w, s, pad as 'same').shape, 8);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad as 'same'), r)))([x, w]);
+    }, 1e-4);
+  }
   assert.ok(ran('DepthwiseConv2dNative') > 0 && ran('DepthwiseConv2dNativeBackpropFilter') > 0 && ran('DepthwiseConv2dNativeBackpropInput') > 0);
 });
 
