@@ -1,8 +1,8 @@
 // Native kernels for the 'native' TF.js backend (src/core/native/). Tensors stay JS
 // Float32Arrays owned by the tfjs cpu backend; every function here reads its inputs and writes
 // into a caller-allocated output array (zero-copy). Convolutions and GEMM run in oneDNN
-// (JIT for the CPU's ISA; threads chosen per shape, see pickThreads); the hot element-wise
-// kernels are plain loops on the calling thread. PIGGYBACK_NATIVE_BLOCKED=1 lets oneDNN pick blocked
+// (JIT for the CPU's ISA; threads chosen per shape, see pickThreads); the element-wise and
+// data-movement kernels are plain loops, split over the threads when large (parRange). PIGGYBACK_NATIVE_BLOCKED=1 lets oneDNN pick blocked
 // activation layouts (with reorders) instead of NHWC: a tuning experiment, not faster here.
 #include <node_api.h>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -203,13 +203,26 @@ ConvEntry* getConv(int mode, const ConvDims& c, int threads) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Threads for the convolutions. With the cores free, all of them are fastest; on a busy machine
-// (other processes competing for the cores) OpenMP's barriers wait for descheduled threads and one
-// thread is faster (measured: 2x). maxThreads() = 1 or a fixed count from setThreads: always that
-// many. Otherwise ("adaptive") each convolution shape times both choices and keeps the faster,
-// re-trying the other every few calls. Results are identical either way except for the summation
-// order of weight gradients (float rounding).
+// Threads for the convolutions. With the cores free, all of them are fastest for large shapes; on
+// a busy machine (other processes competing for the cores) every OpenMP barrier can wait a whole
+// time slice for a descheduled thread and one thread is faster (measured: 2x for a reference-CNN
+// step; up to 50x for a small weight-gradient conv, whose reduction has several barriers).
+// A fixed count from setThreads (the default: every core) applies to convolutions of at least
+// kConvParMinFlops (override: $PIGGYBACK_NATIVE_PAR_MIN_MFLOP); smaller ones, where even on an idle
+// machine the second thread saves less than ~0.5 ms, run on one. The choice depends on the shape
+// only, so runs stay reproducible. Otherwise ("adaptive", setThreads(0)) each convolution shape
+// times both choices and keeps the faster, re-trying the other every few calls. Results are
+// identical either way except for the summation order of weight gradients (float rounding).
 int fixedThreads = 0;  // 0: adaptive between 1 and omp_get_max_threads()
+
+double convParMinFlops() {
+  static double v = [] {
+    const char* e = getenv("PIGGYBACK_NATIVE_PAR_MIN_MFLOP");
+    double m = e && *e ? std::atof(e) : 64.0;
+    return (m >= 0 ? m : 64.0) * 1e6;
+  }();
+  return v;
+}
 
 struct ThreadChoice {
   double ema[2] = {0, 0};
@@ -223,8 +236,8 @@ int allThreads() {
   return n;
 }
 
-int pickThreads(const std::string& key, int& slot) {
-  if (fixedThreads > 0) return slot = -1, fixedThreads;
+int pickThreads(const std::string& key, int& slot, double flops) {
+  if (fixedThreads > 0) return slot = -1, flops >= convParMinFlops() ? fixedThreads : 1;
   int all = allThreads();
   if (all <= 1) return slot = -1, 1;
   ThreadChoice& t = choices[key];
@@ -241,6 +254,29 @@ void recordThreads(const std::string& key, int slot, double seconds) {
   t.ema[slot] = t.seen[slot]++ == 0 ? seconds : 0.7 * t.ema[slot] + 0.3 * seconds;
 }
 
+// dW[kh, kw, c] = sum over n, oh, ow of x[n, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw, c] *
+// dy[n, oh, ow, c] (multiplier 1; TF's [KH, KW, C, 1] layout), vectorised over c.
+void depthwiseBwdWeights(const ConvDims& c, const float* x, const float* dy, float* dw) {
+  const int64_t C = c.C;
+  std::fill(dw, dw + c.KH * c.KW * C, 0.0f);
+  for (int64_t n = 0; n < c.N; n++)
+    for (int64_t oh = 0; oh < c.OH; oh++)
+      for (int64_t ow = 0; ow < c.OW; ow++) {
+        const float* __restrict g = dy + ((n * c.OH + oh) * c.OW + ow) * C;
+        for (int64_t kh = 0; kh < c.KH; kh++) {
+          int64_t h = oh * c.sh - c.pt + kh * c.dh;
+          if (h < 0 || h >= c.H) continue;
+          for (int64_t kw = 0; kw < c.KW; kw++) {
+            int64_t w = ow * c.sw - c.pl + kw * c.dw;
+            if (w < 0 || w >= c.W) continue;
+            const float* __restrict xi = x + ((n * c.H + h) * c.W + w) * C;
+            float* __restrict acc = dw + (kh * c.KW + kw) * C;
+            for (int64_t ch = 0; ch < C; ch++) acc[ch] += xi[ch] * g[ch];
+          }
+        }
+      }
+}
+
 // conv(mode, a, b, out, dims): mode 0: y = conv(x=a, w=b); 1: dx = bwdData(dy=a, w=b);
 // 2: dw = bwdWeights(x=a, dy=b).
 napi_value Conv(napi_env env, napi_callback_info info) {
@@ -254,7 +290,8 @@ napi_value Conv(napi_env env, napi_callback_info info) {
                            std::to_string(c.W) + "," + std::to_string(c.C) + "," + std::to_string(c.O) + "," +
                            std::to_string(c.KH) + "," + std::to_string(c.sh) + "," + std::to_string(c.G);
     int slot;
-    int threads = pickThreads(shapeKey, slot);
+    double flops = 2.0 * c.N * c.OH * c.OW * c.O * c.KH * c.KW * (c.C / c.G);
+    int threads = pickThreads(shapeKey, slot, flops);
     omp_set_num_threads(threads);
     auto t0 = std::chrono::steady_clock::now();
     ConvEntry* e = getConv(mode, c, threads);
@@ -270,6 +307,13 @@ napi_value Conv(napi_env env, napi_callback_info info) {
     } else {
       need(A, xs, "x"), need(B, ys, "dy"), need(Out, ws, "dw");
       xp = A.p, yp = B.p, wp = Out.p;
+    }
+    if (mode == 2 && c.G == c.C && c.O == c.C && e->impl.find("dw") == std::string::npos) {
+      // oneDNN has no depthwise kernel for this shape (e.g. 2x2 maps under a 3x3 window) and its
+      // generic grouped path took ~0.4 ms for a 0.2 MFLOP gradient: a direct loop instead.
+      depthwiseBwdWeights(c, xp, yp, wp);
+      omp_set_num_threads(allThreads());
+      return;
     }
     memory usrc(e->userSrc, eng(), xp), udst(e->userDst, eng(), yp);
     memory src = e->src == e->userSrc ? usrc : memory(e->src, eng());
@@ -336,8 +380,52 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
 // ------------------------------------------------------------------------------------------
 // element-wise
 
-// Element-wise loops run on the calling thread: they are memory-bound, and OpenMP barriers stall
-// whenever the machine is busy (measured: slower than one thread at load 4+ on 2 cores).
+// Element-wise loops are memory-bound; from kParMin elements they use the conv threads (with
+// OMP_WAIT_POLICY=passive, set by addon.ts, a busy machine no longer stalls them at the barrier).
+
+// Large element-wise kernels split their range over the conv threads (fixed count, see setThreads):
+// results do not depend on the split. Only from kParMin elements (4 MB of float output, ~0.5 ms):
+// below that the second core's bandwidth saves less than waking it can cost on a busy machine.
+constexpr int64_t kParMin = 1 << 20;
+
+int elemThreads(int64_t n) {
+  if (n < kParMin) return 1;
+  return fixedThreads > 0 ? fixedThreads : allThreads();
+}
+
+// f(begin, end) over [0, n) in one contiguous chunk per thread (chunks aligned to 16 elements).
+template <typename F>
+void parRange(int64_t n, F f) {
+  int t = elemThreads(n);
+  if (t <= 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    int k = omp_get_num_threads(), i = omp_get_thread_num();
+    int64_t chunk = ((n + k - 1) / k + 15) / 16 * 16;
+    int64_t b = std::min<int64_t>(n, i * chunk), e = std::min<int64_t>(n, b + chunk);
+    if (b < e) f(b, e);
+  }
+}
+
+// The same over rows of `width` elements: f(rowBegin, rowEnd).
+template <typename F>
+void parRows(int64_t rows, int64_t width, F f) {
+  int t = elemThreads(rows * width);
+  if (t <= 1 || rows < 2) {
+    f(int64_t{0}, rows);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    int k = omp_get_num_threads(), i = omp_get_thread_num();
+    int64_t chunk = (rows + k - 1) / k;
+    int64_t b = std::min<int64_t>(rows, i * chunk), e = std::min<int64_t>(rows, b + chunk);
+    if (b < e) f(b, e);
+  }
+}
 
 // binary(op, a, b, out): out[i] = a[i % aLen] op b[i % bLen], where each operand either has the
 // output's length, or is a suffix-broadcast vector (its length divides the output's and it repeats
@@ -346,12 +434,16 @@ template <typename F>
 void binLoop(const float* ap, const float* bp, float* op, int64_t na, int64_t nb, int64_t n, F f) {
   if (na == n && nb == n) {
     if (op == ap || op == bp) {
-      for (int64_t i = 0; i < n; i++) op[i] = f(ap[i], bp[i]);
+      parRange(n, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; i++) op[i] = f(ap[i], bp[i]);
+      });
     } else {
-      const float* __restrict a = ap;
-      const float* __restrict b = bp;
-      float* __restrict o = op;
-      for (int64_t i = 0; i < n; i++) o[i] = f(a[i], b[i]);
+      parRange(n, [&](int64_t s, int64_t e) {
+        const float* __restrict a = ap;
+        const float* __restrict b = bp;
+        float* __restrict o = op;
+        for (int64_t i = s; i < e; i++) o[i] = f(a[i], b[i]);
+      });
     }
   } else if (na == n || nb == n) {
     // One full operand, one short vector (or scalar) repeated: copy the vector first so the
@@ -363,21 +455,27 @@ void binLoop(const float* ap, const float* bp, float* op, int64_t na, int64_t nb
     const float* full = aFull ? ap : bp;
     int64_t rows = n / m;
     if (m == 1) {
-      const float s = vec[0];
-      if (aFull) for (int64_t i = 0; i < n; i++) op[i] = f(full[i], s);
-      else for (int64_t i = 0; i < n; i++) op[i] = f(s, full[i]);
+      const float sc = vec[0];
+      parRange(n, [&](int64_t s, int64_t e) {
+        if (aFull) for (int64_t i = s; i < e; i++) op[i] = f(full[i], sc);
+        else for (int64_t i = s; i < e; i++) op[i] = f(sc, full[i]);
+      });
     } else if (aFull) {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* x = full + r * m;
-        float* o = op + r * m;
-        for (int64_t j = 0; j < m; j++) o[j] = f(x[j], vec[j]);
-      }
+      parRows(rows, m, [&](int64_t rs, int64_t re) {
+        for (int64_t r = rs; r < re; r++) {
+          const float* x = full + r * m;
+          float* o = op + r * m;
+          for (int64_t j = 0; j < m; j++) o[j] = f(x[j], vec[j]);
+        }
+      });
     } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* x = full + r * m;
-        float* o = op + r * m;
-        for (int64_t j = 0; j < m; j++) o[j] = f(vec[j], x[j]);
-      }
+      parRows(rows, m, [&](int64_t rs, int64_t re) {
+        for (int64_t r = rs; r < re; r++) {
+          const float* x = full + r * m;
+          float* o = op + r * m;
+          for (int64_t j = 0; j < m; j++) o[j] = f(vec[j], x[j]);
+        }
+      });
     }
   } else {
     for (int64_t i = 0; i < n; i++) op[i] = f(ap[i % na], bp[i % nb]);
@@ -411,28 +509,29 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     int64_t n = X.n;
     const float* x = X.p;
     float* o = O.p;
-    switch (op) {
-      case 0:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0.0f);  // Math.max(0, x)
-        break;
-      case 1:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? 1.0f : 0.0f);
-        break;
-      case 2:
-        for (int64_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? (x[i] < 6 ? x[i] : 6.0f) : 0.0f);
-        break;
-      case 3:
-        std::memcpy(o, x, n * sizeof(float));
-        break;
-      case 4:
-        for (int64_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]);
-        break;
-      case 5:
-        for (int64_t i = 0; i < n; i++) o[i] = x[i] * x[i];
-        break;
-      default:
-        throw Err{"unary: bad op"};
-    }
+    if (op < 0 || op > 5) throw Err{"unary: bad op"};
+    parRange(n, [&](int64_t s, int64_t e) {
+      switch (op) {
+        case 0:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0.0f);  // Math.max(0, x)
+          break;
+        case 1:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? 1.0f : 0.0f);
+          break;
+        case 2:
+          for (int64_t i = s; i < e; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0 ? (x[i] < 6 ? x[i] : 6.0f) : 0.0f);
+          break;
+        case 3:
+          if (o != x) std::memcpy(o + s, x + s, (e - s) * sizeof(float));
+          break;
+        case 4:
+          for (int64_t i = s; i < e; i++) o[i] = std::sqrt(x[i]);
+          break;
+        case 5:
+          for (int64_t i = s; i < e; i++) o[i] = x[i] * x[i];
+          break;
+      }
+    });
   });
 }
 
@@ -443,8 +542,41 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
     F32 D = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
     int64_t n = O.n;
     need(D, n, "dy"), need(X, n, "x");
-    for (int64_t i = 0; i < n; i++)
-      O.p[i] = std::isnan(X.p[i]) ? X.p[i] * D.p[i] : (X.p[i] > 0 ? D.p[i] : 0.0f * D.p[i]);
+    parRange(n, [&](int64_t s, int64_t e) {
+      const float* __restrict d = D.p;
+      const float* __restrict x = X.p;
+      float* __restrict o = O.p;
+      // Literally dy * step(x), step as the Step kernel (1 for x > 0, NaN for NaN, else 0): the
+      // form gcc vectorises (a conditional multiply is not if-converted under trapping math).
+      for (int64_t i = s; i < e; i++) {
+        float xi = x[i];
+        float st = std::isnan(xi) ? xi : (xi > 0 ? 1.0f : 0.0f);
+        o[i] = d[i] * st;
+      }
+    });
+  });
+}
+
+// clipGrad(dy, x, out, min, max): out = x >= min && x <= max ? dy : 0 (bounds as float32), the
+// value of tfjs' ClipByValue gradient where(logicalAnd(greaterEqual(x, min), lessEqual(x, max)),
+// dy, zerosLike(dy)) in one pass instead of five kernels.
+napi_value ClipGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    F32 D = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
+    const float lo = static_cast<float>(num(env, a[3])), hi = static_cast<float>(num(env, a[4]));
+    int64_t n = O.n;
+    need(D, n, "dy"), need(X, n, "x");
+    parRange(n, [&](int64_t s, int64_t e) {
+      const float* __restrict d = D.p;
+      const float* __restrict x = X.p;
+      float* __restrict o = O.p;
+      const float l = lo, h = hi;
+      for (int64_t i = s; i < e; i++) {
+        float xi = x[i], di = d[i];
+        o[i] = ((xi >= l) & (xi <= h)) ? di : 0.0f;  // & not &&: no control flow, so it vectorises
+      }
+    });
   });
 }
 
@@ -480,8 +612,10 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const double* mu = mul.data();
     const double* me = mean.data();
     const double* of = off.data();
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+    parRows(rows, C, [&](int64_t rs, int64_t re) {
+      for (int64_t r = rs; r < re; r++)
+        for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+    });
   });
 }
 
@@ -655,12 +789,13 @@ napi_value ToF32(napi_env env, napi_callback_info info) {
     NAPI_OK(napi_get_typedarray_info(env, a[0], &t, &len, &data, &ab, &off));
     F32 O = f32(env, a[1]);
     need(O, len, "out");
+    int64_t n = static_cast<int64_t>(len);
     if (t == napi_uint8_array) {
       const uint8_t* p = static_cast<const uint8_t*>(data);
-      for (size_t i = 0; i < len; i++) O.p[i] = p[i];
+      parRange(n, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; i++) O.p[i] = p[i]; });
     } else if (t == napi_int32_array) {
       const int32_t* p = static_cast<const int32_t*>(data);
-      for (size_t i = 0; i < len; i++) O.p[i] = static_cast<float>(p[i]);
+      parRange(n, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; i++) O.p[i] = static_cast<float>(p[i]); });
     } else {
       throw Err{"toF32: unsupported array type"};
     }
@@ -684,10 +819,399 @@ napi_value Compare(napi_env env, napi_callback_info info) {
     uint8_t* o = static_cast<uint8_t*>(data);
     int64_t na = A.n, nb = B.n, n = len;
     if (na == 0 || nb == 0 || n % na || n % nb) throw Err{"compare: bad broadcast"};
-    for (int64_t i = 0; i < n; i++) {
-      float x = A.p[na == n ? i : i % na], y = B.p[nb == n ? i : i % nb];
-      o[i] = op == 0 ? x > y : op == 1 ? x < y : op == 2 ? x >= y : x <= y;
+    if (op < 0 || op > 3) throw Err{"compare: bad op"};
+    // __restrict everywhere: a uint8_t store may alias anything, which stops vectorisation.
+    auto run = [&](auto cmp) {
+      const float* ap = A.p;
+      const float* bp = B.p;
+      if (na == n && nb == n) {
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pa = ap;
+          const float* __restrict pb = bp;
+          uint8_t* __restrict po = o;
+          for (int64_t i = s; i < e; i++) po[i] = cmp(pa[i], pb[i]);
+        });
+      } else if (na == n && nb == 1) {
+        const float y = bp[0];
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pa = ap;
+          uint8_t* __restrict po = o;
+          const float yy = y;  // a local copy: the captured reference is re-read every iteration
+          for (int64_t i = s; i < e; i++) po[i] = cmp(pa[i], yy);
+        });
+      } else if (na == 1 && nb == n) {
+        const float x = ap[0];
+        parRange(n, [&](int64_t s, int64_t e) {
+          const float* __restrict pb = bp;
+          uint8_t* __restrict po = o;
+          const float xx = x;
+          for (int64_t i = s; i < e; i++) po[i] = cmp(xx, pb[i]);
+        });
+      } else if (na == n || nb == n) {
+        // a suffix vector repeated along the rows
+        int64_t m = na == n ? nb : na;
+        parRows(n / m, m, [&](int64_t rs, int64_t re) {
+          for (int64_t r = rs; r < re; r++)
+            for (int64_t j = 0; j < m; j++) {
+              int64_t i = r * m + j;
+              o[i] = na == n ? cmp(ap[i], bp[j]) : cmp(ap[j], bp[i]);
+            }
+        });
+      } else {
+        for (int64_t i = 0; i < n; i++) o[i] = cmp(ap[i % na], bp[i % nb]);
+      }
+    };
+    switch (op) {
+      case 0: run([](float x, float y) -> uint8_t { return x > y; }); break;
+      case 1: run([](float x, float y) -> uint8_t { return x < y; }); break;
+      case 2: run([](float x, float y) -> uint8_t { return x >= y; }); break;
+      default: run([](float x, float y) -> uint8_t { return x <= y; }); break;
     }
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// Data movement and the remaining element-wise kernels of depthwise/residual nets (MobileNetV2:
+// ZeroPadding2D and its Slice gradient, ReLU6 = ClipByValue and its gradient, GAP).
+
+struct Raw {
+  void* p;
+  size_t n;
+  napi_typedarray_type t;
+};
+
+Raw raw(napi_env env, napi_value v) {
+  bool is;
+  NAPI_OK(napi_is_typedarray(env, v, &is));
+  if (!is) throw Err{"expected a typed array"};
+  Raw r;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, v, &r.t, &r.n, &r.p, &ab, &off));
+  return r;
+}
+
+const uint8_t* u8(const Raw& r, const char* what) {
+  if (r.t != napi_uint8_array) throw Err{std::string("expected a Uint8Array: ") + what};
+  return static_cast<const uint8_t*>(r.p);
+}
+
+// slice(x, out, [rank, shape..., begin..., size...]): out = x[begin : begin + size], row-major.
+// Trailing axes taken whole are merged into one contiguous run per copy.
+napi_value Slice(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 3 * rank) throw Err{"slice: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* begin = shape + rank;
+    const int64_t* sz = begin + rank;
+    int64_t xn = 1, on = 1;
+    for (int i = 0; i < rank; i++) {
+      if (begin[i] < 0 || sz[i] < 0 || begin[i] + sz[i] > shape[i]) throw Err{"slice: out of range"};
+      xn *= shape[i], on *= sz[i];
+    }
+    need(X, xn, "x"), need(O, on, "out");
+    if (on == 0) return;
+    // k: the last axis not taken whole; the run is sz[k] * prod(shape[k+1..]).
+    int k = rank - 1;
+    int64_t inner = 1;
+    while (k > 0 && sz[k] == shape[k] && begin[k] == 0) inner *= shape[k--];
+    int64_t run = sz[k] * inner;
+    std::vector<int64_t> xStride(rank);
+    int64_t st = 1;
+    for (int i = rank - 1; i >= 0; i--) xStride[i] = st, st *= shape[i];
+    int64_t base = 0;
+    for (int i = 0; i < rank; i++) base += begin[i] * xStride[i];
+    int64_t rows = on / run;
+    std::vector<int64_t> idx(k, 0);
+    const float* x = X.p;
+    float* o = O.p;
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t off = base;
+      for (int i = 0; i < k; i++) off += idx[i] * xStride[i];
+      std::memcpy(o + r * run, x + off, run * sizeof(float));
+      for (int i = k - 1; i >= 0; i--) {
+        if (++idx[i] < sz[i]) break;
+        idx[i] = 0;
+      }
+    }
+  });
+}
+
+// pad(x, out, [rank, shape..., before...], value): out has shape[i] + before[i] + after[i] along
+// each axis (out's length fixes the after-padding); value everywhere else.
+napi_value Pad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    auto outShape = ints(env, a[3]);
+    float value = static_cast<float>(num(env, a[4]));
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 2 * rank || static_cast<int>(outShape.size()) != rank) throw Err{"pad: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* before = shape + rank;
+    int64_t xn = 1, on = 1;
+    for (int i = 0; i < rank; i++) {
+      if (before[i] < 0 || outShape[i] < shape[i] + before[i]) throw Err{"pad: bad padding"};
+      xn *= shape[i], on *= outShape[i];
+    }
+    need(X, xn, "x"), need(O, on, "out");
+    float* o = O.p;
+    std::fill(o, o + on, value);
+    if (xn == 0) return;
+    std::vector<int64_t> oStride(rank);
+    int64_t st = 1;
+    for (int i = rank - 1; i >= 0; i--) oStride[i] = st, st *= outShape[i];
+    int64_t run = shape[rank - 1];
+    int64_t rows = xn / run;
+    std::vector<int64_t> idx(rank - 1, 0);
+    const float* x = X.p;
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t off = before[rank - 1];
+      for (int i = 0; i < rank - 1; i++) off += (idx[i] + before[i]) * oStride[i];
+      std::memcpy(o + off, x + r * run, run * sizeof(float));
+      for (int i = rank - 2; i >= 0; i--) {
+        if (++idx[i] < shape[i]) break;
+        idx[i] = 0;
+      }
+    }
+  });
+}
+
+// clip(x, out, min, max): x > max ? max : x < min ? min : x, compared in double as the cpu
+// kernel does (NaN stays NaN).
+napi_value Clip(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    double lo = num(env, a[2]), hi = num(env, a[3]);
+    need(O, X.n, "out");
+    const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    const float* __restrict x = X.p;
+    float* __restrict o = O.p;
+    int64_t n = X.n;
+    const bool exact = static_cast<double>(flo) == lo && static_cast<double>(fhi) == hi;
+    parRange(n, [&](int64_t s, int64_t e) {
+      const float* __restrict px = x;
+      float* __restrict po = o;
+      const float l = flo, h = fhi;
+      if (exact) {
+        // Bounds exact in float32: comparing in float is the same as in double.
+        for (int64_t i = s; i < e; i++) po[i] = px[i] > h ? h : (px[i] < l ? l : px[i]);
+      } else {
+        const double dl = lo, dh = hi;
+        for (int64_t i = s; i < e; i++) {
+          double v = px[i];
+          po[i] = v > dh ? h : (v < dl ? l : px[i]);
+        }
+      }
+    });
+  });
+}
+
+// binaryNd(kind, op, a, b, out, [rank, outShape..., aStrides..., bStrides...]): general
+// broadcasting (a stride is 0 along an axis the operand repeats). kind 0: float op float -> float
+// (op as in binary); 1: compare -> Uint8 (op as in compare); 2: Uint8 logical -> Uint8 (0 and, 1 or).
+template <typename TA, typename TO, typename F>
+void ndLoop(const TA* a, const TA* b, TO* o, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb, F f) {
+  int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+  int64_t rows = 1;
+  for (int i = 0; i < rank - 1; i++) rows *= shape[i];
+  parRows(rows, inner, [&](int64_t rs, int64_t re) {
+    // the odometer at row rs
+    std::vector<int64_t> idx(rank, 0);
+    int64_t offA = 0, offB = 0, q = rs;
+    for (int i = rank - 2; i >= 0; i--) {
+      idx[i] = q % shape[i], q /= shape[i];
+      offA += idx[i] * sa[i], offB += idx[i] * sb[i];
+    }
+    for (int64_t r = rs; r < re; r++) {
+      const TA* __restrict pa = a + offA;
+      const TA* __restrict pb = b + offB;
+      TO* __restrict po = o + r * inner;
+      if (ia == 1 && ib == 1) for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], pb[j]);
+      else if (ia == 1 && ib == 0) { const TA s = pb[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j], s); }
+      else if (ia == 0 && ib == 1) { const TA s = pa[0]; for (int64_t j = 0; j < inner; j++) po[j] = f(s, pb[j]); }
+      else for (int64_t j = 0; j < inner; j++) po[j] = f(pa[j * ia], pb[j * ib]);
+      for (int i = rank - 2; i >= 0; i--) {
+        offA += sa[i], offB += sb[i];
+        if (++idx[i] < shape[i]) break;
+        offA -= sa[i] * shape[i], offB -= sb[i] * shape[i];
+        idx[i] = 0;
+      }
+    }
+  });
+}
+
+napi_value BinaryNd(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    int kind = static_cast<int>(num(env, a[0])), op = static_cast<int>(num(env, a[1]));
+    Raw A = raw(env, a[2]), B = raw(env, a[3]), O = raw(env, a[4]);
+    auto d = ints(env, a[5]);
+    int rank = d.empty() ? 0 : static_cast<int>(d[0]);
+    if (rank < 1 || rank > 8 || static_cast<int>(d.size()) < 1 + 3 * rank) throw Err{"binaryNd: dims"};
+    const int64_t* shape = d.data() + 1;
+    const int64_t* sa = shape + rank;
+    const int64_t* sb = sa + rank;
+    int64_t n = 1, lastA = 0, lastB = 0;
+    for (int i = 0; i < rank; i++) {
+      if (shape[i] <= 0) return;
+      n *= shape[i], lastA += (shape[i] - 1) * sa[i], lastB += (shape[i] - 1) * sb[i];
+    }
+    if (static_cast<int64_t>(A.n) <= lastA || static_cast<int64_t>(B.n) <= lastB || static_cast<int64_t>(O.n) < n) throw Err{"binaryNd: array too small"};
+    if (kind == 0) {
+      if (A.t != napi_float32_array || B.t != napi_float32_array || O.t != napi_float32_array) throw Err{"binaryNd: expected Float32Arrays"};
+      const float* pa = static_cast<const float*>(A.p);
+      const float* pb = static_cast<const float*>(B.p);
+      float* po = static_cast<float*>(O.p);
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x + y; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x - y; }); break;
+        case 2: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x * y; }); break;
+        case 3: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) { return x / y; }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else if (kind == 1) {
+      if (A.t != napi_float32_array || B.t != napi_float32_array) throw Err{"binaryNd: expected Float32Arrays"};
+      const float* pa = static_cast<const float*>(A.p);
+      const float* pb = static_cast<const float*>(B.p);
+      uint8_t* po = static_cast<uint8_t*>(const_cast<void*>(static_cast<const void*>(u8(O, "out"))));
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x > y; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x < y; }); break;
+        case 2: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x >= y; }); break;
+        case 3: ndLoop(pa, pb, po, rank, shape, sa, sb, [](float x, float y) -> uint8_t { return x <= y; }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else if (kind == 2) {
+      const uint8_t* pa = u8(A, "a");
+      const uint8_t* pb = u8(B, "b");
+      uint8_t* po = const_cast<uint8_t*>(u8(O, "out"));
+      // tfjs: a && b / a || b (JS semantics: x ? y : x and x ? x : y), written branch-free so
+      // that the byte loops vectorise.
+      if (rank == 1 && sa[0] == 1 && sb[0] == 1 && op >= 0 && op <= 1) {
+        parRange(n, [&](int64_t s, int64_t e) {
+          const uint8_t* __restrict x = pa;
+          const uint8_t* __restrict y = pb;
+          uint8_t* __restrict z = po;
+          if (op == 0) for (int64_t i = s; i < e; i++) z[i] = static_cast<uint8_t>(-(x[i] != 0)) & y[i];
+          else for (int64_t i = s; i < e; i++) z[i] = x[i] | (static_cast<uint8_t>(-(x[i] == 0)) & y[i]);
+        });
+        return;
+      }
+      switch (op) {
+        case 0: ndLoop(pa, pb, po, rank, shape, sa, sb, [](uint8_t x, uint8_t y) -> uint8_t { return static_cast<uint8_t>(-(x != 0)) & y; }); break;
+        case 1: ndLoop(pa, pb, po, rank, shape, sa, sb, [](uint8_t x, uint8_t y) -> uint8_t { return x | (static_cast<uint8_t>(-(x == 0)) & y); }); break;
+        default: throw Err{"binaryNd: bad op"};
+      }
+    } else {
+      throw Err{"binaryNd: bad kind"};
+    }
+  });
+}
+
+// select(cond Uint8Array, t, e, out): out[i] = cond[i] == 1 ? t[i] : e[i] (all the same length).
+napi_value Select(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    Raw C = raw(env, a[0]);
+    const uint8_t* c = u8(C, "cond");
+    F32 T = f32(env, a[1]), E = f32(env, a[2]), O = f32(env, a[3]);
+    int64_t n = C.n;
+    need(T, n, "t"), need(E, n, "e"), need(O, n, "out");
+    const float* __restrict t = T.p;
+    const float* __restrict e = E.p;
+    float* __restrict o = O.p;
+    parRange(n, [&](int64_t s, int64_t end) {
+      const uint8_t* __restrict pc = c;
+      const float* __restrict pt = t;
+      const float* __restrict pe = e;
+      float* __restrict po = o;
+      for (int64_t i = s; i < end; i++) {
+        float a = pt[i], b = pe[i];  // both loaded: a conditional load is not vectorised
+        po[i] = pc[i] == 1 ? a : b;
+      }
+    });
+  });
+}
+
+// sumMiddle(x, out, [outer, red, inner], divisor): out[o, i] = sum_r x[o, r, i] (a contiguous
+// block of middle axes, e.g. H and W of NHWC: global average pooling), in double like the cpu
+// backend, adding in the same order; divisor > 0: each element is divided first (float32), as in
+// tfjs' Mean.
+napi_value SumMiddle(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    F32 X = f32(env, a[0]), O = f32(env, a[1]);
+    auto d = ints(env, a[2]);
+    float div = static_cast<float>(num(env, a[3]));
+    if (d.size() < 3) throw Err{"sumMiddle: dims"};
+    int64_t outer = d[0], red = d[1], inner = d[2];
+    need(X, outer * red * inner, "x"), need(O, outer * inner, "out");
+    std::vector<double> acc(inner);
+    double* p = acc.data();
+    for (int64_t q = 0; q < outer; q++) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const float* x = X.p + q * red * inner;
+      if (div > 0) {
+        for (int64_t r = 0; r < red; r++)
+          for (int64_t i = 0; i < inner; i++) p[i] += static_cast<float>(x[r * inner + i] / div);
+      } else {
+        for (int64_t r = 0; r < red; r++)
+          for (int64_t i = 0; i < inner; i++) p[i] += x[r * inner + i];
+      }
+      for (int64_t i = 0; i < inner; i++) O.p[q * inner + i] = static_cast<float>(p[i]);
+    }
+  });
+}
+
+// adam(x, g, m, v, outX, outM, outV, [beta1, 1-beta1, beta2, 1-beta2, 1-accBeta1, 1-accBeta2,
+// epsilon, -lr]): one Adam step of tfjs' AdamOptimizer, fused, with the same float32 operations
+// in the same order (each rounded; -ffp-contract=off in binding.gyp: no fused multiply-adds;
+// -fno-math-errno only lets sqrt vectorise, its values are IEEE's either way), so the results are those of its ~12 kernels:
+//   m' = m*b1 + g*(1-b1);  v' = v*b2 + (g*g)*(1-b2);
+//   x' = ((m'/(1-accB1)) / (sqrt(v'/(1-accB2)) + eps)) * (-lr) + x
+// The loop of adam(), a plain function: inside the lambdas gcc did not vectorise it.
+void adamLoop(const float* __restrict x, const float* __restrict g, const float* __restrict m, const float* __restrict v,
+              float* __restrict ox, float* __restrict om, float* __restrict ov, int64_t n, float b1, float omb1, float b2,
+              float omb2, float c1, float c2, float eps, float nlr) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float m1 = m[i] * b1;
+    float m2 = gi * omb1;
+    float mn = m1 + m2;
+    float v1 = v[i] * b2;
+    float g2 = gi * gi;
+    float v2 = g2 * omb2;
+    float vn = v1 + v2;
+    float mh = mn / c1;
+    float vh = vn / c2;
+    float den = std::sqrt(vh) + eps;
+    float q = mh / den;
+    float st = q * nlr;
+    ox[i] = st + x[i];
+    om[i] = mn;
+    ov[i] = vn;
+  }
+}
+
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 8);
+    F32 X = f32(env, a[0]), G = f32(env, a[1]), M = f32(env, a[2]), V = f32(env, a[3]);
+    F32 OX = f32(env, a[4]), OM = f32(env, a[5]), OV = f32(env, a[6]), P = f32(env, a[7]);
+    need(P, 8, "params");
+    int64_t n = X.n;
+    need(G, n, "g"), need(M, n, "m"), need(V, n, "v"), need(OX, n, "outX"), need(OM, n, "outM"), need(OV, n, "outV");
+    const float b1 = P.p[0], omb1 = P.p[1], b2 = P.p[2], omb2 = P.p[3], c1 = P.p[4], c2 = P.p[5], eps = P.p[6], nlr = P.p[7];
+    parRange(n, [&](int64_t s, int64_t e) {
+      adamLoop(X.p + s, G.p + s, M.p + s, V.p + s, OX.p + s, OM.p + s, OV.p + s, e - s, b1, omb1, b2, omb2, c1, c2, eps, nlr);
+    });
   });
 }
 
@@ -727,7 +1251,8 @@ NAPI_MODULE_INIT() {
   } fns[] = {{"info", Info},       {"setThreads", SetThreads},   {"conv", Conv},
              {"convImpl", ConvImpl}, {"gemm", Gemm},               {"binary", Binary},
              {"unary", Unary},       {"reluGrad", ReluGrad},       {"batchNorm", BatchNorm},
-             {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32}};
+             {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32},
+             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}, {"adam", Adam}, {"clipGrad", ClipGrad}};
   for (auto& f : fns) {
     napi_value v;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;

@@ -14,6 +14,7 @@ import { Backbone } from '../core/model/backbone';
 import { buildReferenceCnn } from '../core/model/referenceCnn';
 import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
 import { trainStep } from '../core/train/loop';
+import { adam } from '../core/train/adam';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
 import { packageRoot } from '../core/paths';
 import { benchOverlap } from '../../bench/overlap';
@@ -111,7 +112,7 @@ function randomBatch(seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
 
 /** Images per second over `steps` training steps after `warmup` steps. */
 function timeTraining(net: TaskNet, steps: number, warmup: number): { imgPerSec: number; leak: number } {
-  const optimizers = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
+  const optimizers = { mask: adam(1e-4), head: adam(1e-4) };
   for (let i = 0; i < warmup; i++) trainStep(net, optimizers, randomBatch(i));
   const before = tf.memory().numTensors;
   const t0 = performance.now();

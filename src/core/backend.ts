@@ -102,10 +102,12 @@ async function tryTensorflow(): Promise<BackendInfo> {
 // native (our N-API addon over the cpu backend)
 
 /**
- * OpenMP threads for the native kernels. A fixed count by default (every core): reductions then
- * run in the same order every time, so the same seed gives the same mask. Adaptive (per conv
- * shape, 1 or all, whichever measures faster: better on a busy machine, not reproducible) only
- * when PIGGYBACK_NATIVE_THREADS=adaptive; a number there fixes the count.
+ * OpenMP threads for the native kernels. A fixed count by default (every core), used by the
+ * convolutions of at least 64 MFLOP and the element-wise kernels of at least 1M elements (smaller
+ * ones run on one thread: the choice depends on the shape only): reductions then run in the same
+ * order every time, so the same seed gives the same mask. Adaptive (per conv shape, 1 or all,
+ * whichever measures faster: better on a busy machine, not reproducible) only when
+ * PIGGYBACK_NATIVE_THREADS=adaptive; a number there fixes the count.
  */
 function nativeThreads(opts: BackendOptions): number {
   if (opts.threads && opts.threads > 0) return opts.threads;

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
 import { loadNativeAddon } from '../../src/core/native/addon';
-import { nativeStats } from '../../src/core/native/nativeBackend';
+import { nativeStats, RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL } from '../../src/core/native/nativeBackend';
 import { randData, maxRelErr } from '../helpers/kernelCheck';
+import { adam, FUSED_ADAM_KERNEL } from '../../src/core/train/adam';
 
 let available = true;
 try {
@@ -61,6 +62,7 @@ function pads(k: number): Pad[] {
 
 test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all paddings)', { skip }, async () => {
   const before = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
+  const fb = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0);
   const channels: Array<[number, number]> = [[1, 4], [3, 8], [5, 2], [16, 16]];
   let seed = 1;
   let n = 0;
@@ -88,8 +90,21 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
   }
   // dilated forward
   await same('conv dilation 2', () => tf.conv2d(rand([2, 9, 9, 3], 7) as tf.Tensor4D, rand([3, 3, 3, 4], 8) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+  // strided windows that stop short of the input's end ('same'/'valid', stride 2, even sizes)
+  for (const [k, hw] of [[1, 14], [1, 8], [3, 8], [2, 9]]) {
+    for (const pad of ['same', 'valid'] as const) {
+      await same(`conv k${k} s2 ${pad} ${hw}x${hw}`, () => {
+        const x = rand([2, hw, hw, 3], k + hw) as tf.Tensor4D;
+        const w = rand([k, k, 3, 4], hw) as tf.Tensor4D;
+        const y = tf.conv2d(x, w, 2, pad);
+        const r = rand(y.shape, 5);
+        return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, pad), r)))([x, w])];
+      }, 1e-4);
+    }
+  }
   const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
   after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
+  assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');
 });
 
 test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, paddings)', { skip }, async () => {
@@ -110,6 +125,16 @@ test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, padd
         }
       }
     }
+  }
+  // maps smaller than the window (MobileNetV2's last blocks at 32 px), where oneDNN has no
+  // depthwise weight-gradient kernel and the addon's direct loop runs
+  for (const [xs, s, pad] of [[[16, 2, 2, 384], 1, 'same'], [[3, 3, 3, 40], 1, 'same'], [[2, 4, 4, 24], 2, 'same'], [[2, 2, 2, 8], 1, 1]] as Array<[number[], number, Pad]>) {
+    await same(`depthwise ${xs} s${s} ${pad}`, () => {
+      const x = rand(xs, xs[3]) as tf.Tensor4D;
+      const w = rand([3, 3, xs[3], 1], 7) as tf.Tensor4D;
+      const r = rand(tf.depthwiseConv2d(x, w, s, pad as 'same').shape, 8);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad as 'same'), r)))([x, w]);
+    }, 1e-4);
   }
   assert.ok(ran('DepthwiseConv2dNative') > 0 && ran('DepthwiseConv2dNativeBackpropFilter') > 0 && ran('DepthwiseConv2dNativeBackpropInput') > 0);
 });
@@ -166,6 +191,11 @@ test('element-wise: add/sub/mul/div, broadcasts, scalars, bool/int inputs, compa
     return [tf.relu(x), tf.step(x), tf.sqrt(tf.abs(x)), tf.square(x), tf.relu6(tf.mul(x, 20))];
   }, 0);
   await same('relu gradient', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), rand([5, 7], 9))))(rand([5, 7], 8)), 0);
+  await same('relu gradient, special values', () => {
+    const x = tf.tensor([0, -0, NaN, Infinity, -Infinity, 1e-30, -1e-30, 2, -2, 3]);
+    const dy = tf.tensor([1, -1, 2, -3, 4, Infinity, NaN, -5, -0, NaN]);
+    return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dy)))(x);
+  }, 0);
   for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'Relu', 'Step', 'Sqrt', 'Square']) assert.ok(ran(k) > 0, k);
 });
 
@@ -230,6 +260,13 @@ test('recycled output arrays never change what dataSync returned or what a view 
   for (let i = 0; i < 6; i++) tf.tidy(() => tf.relu(tf.mul(x, i + 2)).dataSync());
   assert.deepEqual(seen, copy, 'dataSync result unchanged after dispose and reuse');
   assert.deepEqual(view.dataSync(), viewCopy, 'slice view unchanged after its source was disposed');
+  // bool outputs (comparisons) are pooled too
+  const g = tf.greater(x, 0.7);
+  const gSeen = g.dataSync();
+  const gCopy = Uint8Array.from(gSeen);
+  g.dispose();
+  for (let i = 0; i < 6; i++) tf.tidy(() => tf.less(x, 0.1 * i).dataSync());
+  assert.deepEqual(gSeen, gCopy, 'bool dataSync result unchanged after dispose and reuse');
   tf.dispose([x, view]);
 });
 
@@ -249,4 +286,153 @@ test('no tensors leak from native kernels (including their cpu fallbacks)', { sk
   for (let i = 0; i < 5; i++) f().dispose();
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, w]);
+});
+
+function fellBack(kernel: string): number {
+  return nativeStats.fallback.get(kernel) ?? 0;
+}
+
+test('slice and pad (any rank, contiguous or not, constant values) and their gradients', { skip }, async () => {
+  const fb = [fellBack('Slice'), fellBack('PadV2')];
+  const cases: Array<[number[], number[], number[]]> = [
+    [[17, 17], [1, 0], [16, 17]], [[4, 5, 6], [1, 2, 0], [2, 3, 6]], [[4, 5, 6], [0, 0, 1], [4, 5, 4]],
+    [[2, 9, 9, 5], [0, 1, 1, 0], [2, 8, 8, 5]], [[2, 9, 9, 5], [1, 0, 2, 1], [1, 9, 3, 3]], [[3, 4, 5, 6], [0, 0, 0, 0], [3, 4, 5, 6]],
+    [[2, 3, 4, 5, 6], [1, 1, 1, 1, 1], [1, 2, 3, 4, 5]], [[10], [3], [4]], [[4, 5, 6], [0, 2, 0], [4, 0, 6]],
+  ];
+  let seed = 500;
+  for (const [shape, begin, sz] of cases) {
+    const sd = seed++;
+    await same(`slice ${shape} @${begin} ${sz}`, () => tf.slice(rand(shape, sd), begin, sz), 0);
+  }
+  const padCases: Array<[number[], Array<[number, number]>, number]> = [
+    [[2, 16, 16, 3], [[0, 0], [0, 1], [0, 1], [0, 0]], 0], [[2, 5, 5, 4], [[0, 0], [1, 1], [2, 0], [0, 0]], 0],
+    [[3, 4], [[1, 2], [0, 3]], -1.5], [[2, 3, 4, 5, 2], [[1, 0], [0, 1], [1, 1], [0, 0], [2, 1]], 0.25], [[7], [[0, 0]], 3],
+  ];
+  for (const [shape, paddings, value] of padCases) {
+    const sd = seed++;
+    await same(`pad ${shape} ${JSON.stringify(paddings)} ${value}`, () => {
+      const x = rand(shape, sd);
+      const y = tf.pad(x, paddings, value);
+      const r = rand(y.shape, sd + 1);
+      return [y, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.pad(a, paddings, value), r)))(x)];
+    }, 0);
+  }
+  assert.ok(ran('Slice') > 0 && ran('PadV2') > 0);
+  assert.deepEqual([fellBack('Slice'), fellBack('PadV2')], fb, 'float32 slices and pads never fall back');
+});
+
+test('clipByValue / relu6 layer (NaN, infinities, inexact bounds) and its fused gradient', { skip }, async () => {
+  const fb = ['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack);
+  const grads = [ran(CLIP_GRAD_KERNEL), ran(RELU_GRAD_KERNEL)];
+  const special = tf.tensor([0, -0, NaN, Infinity, -Infinity, 6, 6.000001, 0.1, 0.7, -1e-30]);
+  for (const [lo, hi] of [[0, 6], [0.1, 0.7], [-1, 1], [-0.3, 0.3]]) {
+    await same(`clip ${lo} ${hi}`, () => {
+      const x = tf.concat([tf.mul(rand([2000], lo * 10 + hi), 16), special]);
+      const dy = rand(x.shape, 3);
+      return [tf.clipByValue(x, lo, hi), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, lo, hi), dy)))(x)];
+    }, 0);
+  }
+  await same('ReLU(maxValue 6) layer forward and gradient', () => {
+    const layer = tf.layers.reLU({ maxValue: 6 });
+    const x = tf.mul(rand([2, 5, 5, 8], 77), 20) as tf.Tensor4D;
+    const dy = rand(x.shape, 78);
+    return [layer.apply(x) as tf.Tensor, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, dy)))(x)];
+  }, 0);
+  assert.ok(ran('ClipByValue') > 0);
+  assert.ok(ran(CLIP_GRAD_KERNEL) > grads[0] && ran(RELU_GRAD_KERNEL) > grads[1], 'the fused Relu and ClipByValue gradients ran');
+  assert.deepEqual(['ClipByValue', 'LogicalAnd', 'Select', 'ZerosLike', 'GreaterEqual', 'LessEqual'].map(fellBack), fb, 'no fallbacks');
+});
+
+test('logical and/or, where, zerosLike/onesLike and general broadcasts (middle and both-sided)', { skip }, async () => {
+  const fb = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'LogicalAnd', 'LogicalOr', 'Select'].map(fellBack);
+  const pairs: Array<[number[], number[]]> = [
+    [[4, 5, 6], [4, 5, 6]], [[4, 1, 6], [5, 1]], [[4, 5, 1], [4, 5, 6]], [[16, 1, 1, 8], [16, 3, 3, 8]], [[32, 1], [32, 10]],
+    [[3, 1, 4, 1], [1, 5, 1, 6]], [[2, 3, 4], []], [[1, 1, 7], [3, 1, 1]],
+  ];
+  let seed = 900;
+  for (const [sa, sb] of pairs) {
+    const sd = seed++;
+    await same(`broadcast ${JSON.stringify(sa)} ${JSON.stringify(sb)}`, () => {
+      const a = rand(sa, sd);
+      const b = tf.add(rand(sb, sd + 1), 2);
+      const p = tf.greater(a, 0);
+      const q = tf.less(tf.sub(b, 2), 0.1);
+      return [tf.add(a, b), tf.sub(b, a), tf.mul(a, b), tf.div(a, b), tf.greater(a, tf.sub(b, 2)), tf.logicalAnd(p, q), tf.logicalOr(p, q), tf.lessEqual(tf.sub(b, 2), a)];
+    }, 0);
+  }
+  await same('where / zerosLike / onesLike', () => {
+    const x = rand([3, 4, 5], 1);
+    const y = rand([3, 4, 5], 2);
+    const c = tf.greater(x, y);
+    return [tf.where(c, x, y), tf.zerosLike(x), tf.onesLike(x), tf.where(tf.logicalNot(c), tf.onesLike(y), tf.zerosLike(y))];
+  }, 0);
+  for (const k of ['LogicalAnd', 'LogicalOr', 'Select', 'ZerosLike', 'OnesLike']) assert.ok(ran(k) > 0, k);
+  assert.deepEqual(['Add', 'Sub', 'Multiply', 'RealDiv', 'Greater', 'LogicalAnd', 'LogicalOr', 'Select'].map(fellBack), fb, 'no fallbacks');
+});
+
+test('mean/sum over middle axes (global average pooling) and its gradient', { skip }, async () => {
+  const fb = [fellBack('Mean'), fellBack('Sum'), fellBack('Multiply')];
+  for (const shape of [[16, 2, 2, 96], [3, 7, 5, 4], [2, 3, 4, 5, 6]]) {
+    for (const axis of [[1, 2], [1], [2]]) {
+      await same(`mean ${shape} ${axis}`, () => {
+        const x = rand(shape, shape[1] + axis.length);
+        const y = tf.mean(x, axis);
+        const r = rand(y.shape, 5);
+        return [y, tf.sum(x, axis, true), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axis), r)))(x)];
+      }, 0);
+    }
+  }
+  assert.deepEqual([fellBack('Mean'), fellBack('Sum'), fellBack('Multiply')], fb, 'no fallbacks');
+});
+
+test('element-wise kernels on tensors large enough to be split over threads give the cpu results', { skip }, async () => {
+  const shape = [8, 65, 63, 40]; // 1.3M elements (over the addon's kParMin), an odd split
+  const c = shape[3];
+  await same('large element-wise', () => {
+    const a = tf.mul(rand(shape, 1), 14);
+    const b = tf.add(rand(shape, 2), 2);
+    const v = tf.add(rand([c], 3), 1);
+    const s = tf.scalar(0.3);
+    const m = tf.greater(a, 0);
+    const mid = rand([8, 1, 63, 1], 4);
+    return [
+      tf.add(a, b), tf.sub(a, v), tf.mul(v, a), tf.div(a, s), tf.div(s, b),
+      tf.greater(a, b), tf.less(a, s), tf.greaterEqual(a, v), tf.lessEqual(v, a),
+      tf.relu(a), tf.step(a), tf.relu6(a), tf.sqrt(b), tf.square(a), tf.clipByValue(a, 0, 6), tf.clipByValue(a, -0.1, 0.7),
+      tf.where(m, a, b), tf.logicalAnd(m, tf.less(a, 3)), tf.mul(a, mid), tf.cast(m, 'float32'), tf.mul(tf.cast(m, 'float32'), a),
+      tf.batchNorm(a, v, tf.add(v, 0.5), tf.sub(v, 1), v, 1e-3),
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), b)))(a),
+    ];
+  }, 1e-6);
+});
+
+test('fused Adam (one kernel per variable) gives bit-identical weights and moments to tfjs Adam on cpu', { skip }, async () => {
+  const shapes = [[300, 7], [1100, 1000], [5], [3, 3, 8, 1]]; // the 1.1M one is split over threads
+  const run = async (backend: string, fused: boolean) => {
+    await tf.setBackend(backend);
+    const vars = shapes.map((sh, i) => tf.variable(rand(sh, 40 + i), true, `adam-${backend}-${fused}-${i}`));
+    const opt: tf.Optimizer = fused ? adam(0.01) : tf.train.adam(0.01);
+    for (let step = 0; step < 5; step++) {
+      if (step === 3) (opt as unknown as { learningRate: number }).learningRate = 0.002;
+      const grads: tf.NamedTensorMap = {};
+      // gradients of mixed magnitudes (and an exact zero) so the moments differ from step to step
+      vars.forEach((v, i) => (grads[v.name] = tf.tidy(() => tf.mul(rand(v.shape, 100 * step + i), i === 2 && step === 1 ? 0 : 10 ** (i - 2)))));
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+    }
+    const weights = await opt.getWeights();
+    const out = [...vars.map((v) => Array.from(v.dataSync())), ...weights.slice(1).map((w) => Array.from(w.tensor.dataSync()))];
+    opt.dispose();
+    vars.forEach((v) => v.dispose());
+    return out;
+  };
+  const before = ran(FUSED_ADAM_KERNEL);
+  const ref = await run('cpu', false);
+  const got = await run('native', true);
+  assert.ok(ran(FUSED_ADAM_KERNEL) >= before + 5 * shapes.length, 'the fused kernel ran on native');
+  assert.equal(got.length, ref.length);
+  ref.forEach((r, i) => assert.equal(maxRelErr(r, got[i]), 0, `array ${i} (weights, then first and second moments)`));
+  // and on cpu the same class is plain tfjs Adam
+  const cpuFused = await run('cpu', true);
+  ref.forEach((r, i) => assert.equal(maxRelErr(r, cpuFused[i]), 0, `cpu fallback, array ${i}`));
 });

@@ -15,6 +15,7 @@ import { Backbone } from '../../src/core/model/backbone';
 import { buildReferenceCnn } from '../../src/core/model/referenceCnn';
 import { PiggybackNet, FinetuneNet, type TaskNet } from '../../src/core/train/taskNets';
 import { trainStep } from '../../src/core/train/loop';
+import { adam } from '../../src/core/train/adam';
 
 let available = true;
 try {
@@ -46,7 +47,7 @@ async function run(backend: 'wasm' | 'native', kind: 'mask' | 'finetune', steps:
       ? new PiggybackNet(backbone, 10, { threshold: 5e-3, maskScale: 1e-2, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 't' })
       : new FinetuneNet(backbone, 10, 1, 't');
   // Large learning rates so that masks really change within a few steps.
-  const optimizers = { mask: tf.train.adam(2e-3), head: tf.train.adam(1e-3) };
+  const optimizers = { mask: adam(2e-3), head: adam(1e-3) };
   const losses: number[] = [];
   trainStep(net, optimizers, batch(0, 16));
   const before = tf.memory().numTensors;

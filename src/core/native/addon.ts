@@ -20,7 +20,10 @@ export interface NativeAddon {
   binary(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** op: 0 relu, 1 step (alpha 0), 2 relu6, 3 copy, 4 sqrt, 5 square. */
   unary(op: 0 | 1 | 2 | 3 | 4 | 5, x: Float32Array, out: Float32Array): void;
+  /** out = x > 0 ? dy : 0 * dy (NaN x gives NaN): tfjs' mul(dy, step(x)). */
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array): void;
+  /** out = x >= min && x <= max ? dy : 0 (bounds as float32): tfjs' ClipByValue gradient. */
+  clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
   maxPool(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, out: Float32Array, dims: Int32Array): void;
@@ -31,6 +34,23 @@ export interface NativeAddon {
   tile(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** leading 1: out[c] = sum_r x[r,c]; 0: out[r] = sum_c x[r,c]; divisor > 0: sum of x/divisor (Mean). */
   sumAxes(leading: 0 | 1, x: Float32Array, out: Float32Array, dims: Int32Array, divisor: number): void;
+  /** out[o, i] = sum_r x[o, r, i] over dims [outer, red, inner]; divisor > 0 as in sumAxes. */
+  sumMiddle(x: Float32Array, out: Float32Array, dims: Int32Array, divisor: number): void;
+  /** dims: [rank, ...xShape, ...begin, ...size]. */
+  slice(x: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** dims: [rank, ...xShape, ...padBefore]; outShape fixes the padding after. */
+  pad(x: Float32Array, out: Float32Array, dims: Int32Array, outShape: Int32Array, value: number): void;
+  clip(x: Float32Array, out: Float32Array, min: number, max: number): void;
+  /**
+   * General broadcasting element-wise op; dims: [rank, ...outShape, ...aStrides, ...bStrides]
+   * (stride 0 along repeated axes). kind 0: arithmetic (op as in binary) on Float32Arrays;
+   * 1: comparison (op as in compare) into a Uint8Array; 2: logical on Uint8Arrays (0 and, 1 or).
+   */
+  binaryNd(kind: 0 | 1 | 2, op: number, a: Float32Array | Uint8Array, b: Float32Array | Uint8Array, out: Float32Array | Uint8Array, dims: Int32Array): void;
+  /** One fused Adam step; params: [beta1, 1-beta1, beta2, 1-beta2, 1-accBeta1, 1-accBeta2, epsilon, -lr]. */
+  adam(x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, outX: Float32Array, outM: Float32Array, outV: Float32Array, params: Float32Array): void;
+  /** out[i] = cond[i] === 1 ? t[i] : e[i]. */
+  select(cond: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
 }
 
 export const ADDON_FILE = 'piggyback_native.node';
@@ -56,6 +76,13 @@ export function loadNativeAddon(addonPath = defaultAddonPath()): NativeAddon {
   if (!fs.existsSync(p)) {
     throw new Error(`the native addon is not built (no ${p}; run \`npm run build:native\`, which needs a C++ compiler and libdnnl-dev)`);
   }
+  // OpenMP threads that finish a parallel region sleep instead of spinning (unless the user chose
+  // otherwise). libgomp reads this once, when the addon loads it. With the default spin-then-sleep,
+  // a machine whose cores other processes also use ran every convolution ~10x slower at 2 threads
+  // (MobileNetV2 32 px: 14 img/s vs 195 passive, load 3 on 2 cores), since a spinning thread holds
+  // the core its descheduled partner needs to reach the barrier; on an idle machine waking the
+  // sleeping threads costs microseconds per convolution.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   let mod: NativeAddon;
   try {
     // A computed path: bundlers leave this require alone.

@@ -1,12 +1,17 @@
 /**
  * The 'native' TF.js backend: an instance of the pure-JS cpu backend (tensors are JS
- * TypedArrays) whose hot kernels run in the N-API addon (oneDNN convolutions and GEMM on every
- * core, OpenMP element-wise loops), zero-copy on those arrays. Every other kernel, and every case
- * a native kernel does not cover (NCHW, int dtypes, unusual broadcasts or paddings), runs the cpu
- * backend's own JS kernel, so results match the cpu backend op for op.
+ * TypedArrays) whose hot kernels run in the N-API addon (oneDNN convolutions, depthwise ones
+ * included, and GEMM; element-wise, broadcasting, pad/slice, reductions, split over the cores
+ * when large), zero-copy on those arrays. Every other kernel, and every case a native kernel does
+ * not cover (NCHW, int dtypes, ranks over 8), runs the cpu backend's own JS kernel, so results
+ * match the cpu backend op for op. Three fused kernels replace multi-kernel expressions with the
+ * same values: the gradients of Relu and ClipByValue (registerFusedGradients) and Adam's update
+ * (src/core/train/adam.ts). nativeStats counts what ran where (test/unit/native-dispatch).
  */
+import * as os from 'node:os';
 import { tf } from '../tf';
 import type { NativeAddon } from './addon';
+import { FUSED_ADAM_KERNEL } from '../train/adam';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -49,12 +54,47 @@ export const NATIVE_KERNELS = [
   'LessEqual',
   'Sqrt',
   'Square',
+  'Slice',
+  'PadV2',
+  'ClipByValue',
+  'LogicalAnd',
+  'LogicalOr',
+  'Select',
+  'ZerosLike',
+  'OnesLike',
 ] as const;
 
-/** Counts of native vs fallback executions per kernel (tests check the native path ran). */
-export const nativeStats = { native: new Map<string, number>(), fallback: new Map<string, number>() };
+/**
+ * Counts of native vs fallback executions per kernel (tests check the native path ran), and of
+ * every execution of a JS cpu kernel, native ones' fallbacks included (js), with the largest
+ * output it computed (jsLargest, elements; outputs that only re-label an input's data, such as
+ * Reshape or a lossless Cast, count 0).
+ */
+export const nativeStats = {
+  native: new Map<string, number>(),
+  fallback: new Map<string, number>(),
+  js: new Map<string, number>(),
+  jsLargest: new Map<string, number>(),
+};
 function count(m: Map<string, number>, k: string): void {
   m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+/** Clears nativeStats. */
+export function resetNativeStats(): void {
+  for (const m of Object.values(nativeStats)) m.clear();
+}
+
+function countJs(name: string, inputs: tf.NamedTensorInfoMap, result: Info | Info[]): void {
+  count(nativeStats.js, name);
+  let largest = 0;
+  for (const o of Array.isArray(result) ? result : [result]) {
+    if (!o) continue;
+    let shared = false;
+    for (const k in inputs) if (inputs[k]?.dataId === o.dataId) shared = true;
+    if (!shared) largest = Math.max(largest, o.shape.reduce((a, b) => a * b, 1));
+  }
+  nativeStats.jsLargest.set(name, Math.max(nativeStats.jsLargest.get(name) ?? 0, largest));
 }
 
 let registeredWith: NativeAddon | null = null;
@@ -66,9 +106,11 @@ let registeredWith: NativeAddon | null = null;
  * its tensor data is freed (refcount 0) and nothing else can still see it: arrays handed out by
  * readSync/read (dataSync(), data(), moves to another backend) and arrays a JS kernel aliased into
  * another tensor (e.g. Slice's subarray views) are marked exposed and left to the GC.
+ * Float32Arrays and the Uint8Arrays of bool outputs (comparisons, logical ops) are pooled apart.
  */
 class BufferPool {
   private readonly free = new Map<number, Float32Array[]>();
+  private readonly freeU8 = new Map<number, Uint8Array[]>();
   /** Buffers of arrays we handed out that are still safe to recycle once their tensor dies. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private bytes = 0;
@@ -79,6 +121,15 @@ class BufferPool {
     let a = this.free.get(n)?.pop();
     if (a) this.bytes -= a.byteLength;
     else a = new Float32Array(n);
+    this.owned.add(a.buffer);
+    return a;
+  }
+
+  takeU8(n: number): Uint8Array {
+    if (n < this.minLength) return new Uint8Array(n);
+    let a = this.freeU8.get(n)?.pop();
+    if (a) this.bytes -= a.byteLength;
+    else a = new Uint8Array(n);
     this.owned.add(a.buffer);
     return a;
   }
@@ -94,18 +145,37 @@ class BufferPool {
 
   /** Its tensor data was freed. */
   give(v: unknown): void {
-    if (!(v instanceof Float32Array) || !this.owned.has(v.buffer)) return;
+    const f32 = v instanceof Float32Array;
+    if (!(f32 || v instanceof Uint8Array) || !this.owned.has(v.buffer)) return;
     this.owned.delete(v.buffer);
     if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) return;
     if (this.bytes + v.byteLength > this.capBytes) return;
-    let list = this.free.get(v.length);
-    if (!list) this.free.set(v.length, (list = []));
-    list.push(v);
+    if (f32) {
+      let list = this.free.get(v.length);
+      if (!list) this.free.set(v.length, (list = []));
+      list.push(v);
+    } else {
+      let list = this.freeU8.get(v.length);
+      if (!list) this.freeU8.set(v.length, (list = []));
+      list.push(v);
+    }
     this.bytes += v.byteLength;
   }
 }
 
-const pool = new BufferPool(256 << 20, 4096);
+/**
+ * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/8 of the RAM within
+ * [256 MB, 2 GB]. A training step's activations are all freed at its end and all needed again by
+ * the next one; when they exceed the cap the rest is re-allocated every step, page faults and all
+ * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s).
+ */
+function poolCapBytes(): number {
+  const env = Number(process.env.PIGGYBACK_NATIVE_POOL_MB);
+  if (Number.isFinite(env) && env >= 0 && process.env.PIGGYBACK_NATIVE_POOL_MB?.trim()) return env * 2 ** 20;
+  return Math.min(2 * 2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 8));
+}
+
+const pool = new BufferPool(poolCapBytes(), 4096);
 
 /** Outputs of a JS (cpu) kernel that alias a pooled array under a new dataId: mark them exposed. */
 function exposeAliases(backend: CpuLike, inputs: tf.NamedTensorInfoMap, result: Info | Info[]): void {
@@ -140,8 +210,16 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 function convDims(ci: Conv2DInfo, groups: number): Int32Array | null {
   if (ci.dataFormat !== 'channelsLast') return null;
   const { top, left } = ci.padInfo;
-  const bottom = (ci.outHeight - 1) * ci.strideHeight + ci.effectiveFilterHeight - ci.inHeight - top;
-  const right = (ci.outWidth - 1) * ci.strideWidth + ci.effectiveFilterWidth - ci.inWidth - left;
+  // Padding after the input: negative when a strided window never reaches the last rows (e.g. a
+  // 1x1 stride-2 conv on an even size). oneDNN takes 0 there if its floor division gives the same
+  // output size; it computes exactly the windows tfjs does.
+  const after = (inSize: number, outSize: number, stride: number, eff: number, before: number): number => {
+    const p = (outSize - 1) * stride + eff - inSize - before;
+    if (p >= 0) return p;
+    return Math.floor((inSize + before - eff) / stride) + 1 === outSize ? 0 : -1;
+  };
+  const bottom = after(ci.inHeight, ci.outHeight, ci.strideHeight, ci.effectiveFilterHeight, top);
+  const right = after(ci.inWidth, ci.outWidth, ci.strideWidth, ci.effectiveFilterWidth, left);
   if (top < 0 || left < 0 || bottom < 0 || right < 0) return null;
   if (ci.outHeight <= 0 || ci.outWidth <= 0 || ci.batchSize <= 0 || ci.inChannels <= 0 || ci.outChannels <= 0) return null;
   return Int32Array.from([
@@ -170,6 +248,44 @@ function suffixOf(shape: number[], out: number[]): boolean {
   return s.every((d, i) => d === tail[i]);
 }
 
+/**
+ * General broadcasting of a and b to out: [rank, ...shape, ...aStrides, ...bStrides] with
+ * stride 0 along axes an operand repeats, size-1 axes dropped and axes merged where both
+ * operands stay contiguous. null when the shapes do not broadcast to out.
+ */
+function broadcastDims(aShape: number[], bShape: number[], out: number[]): Int32Array | null {
+  const r = out.length;
+  const strides = (shape: number[]): number[] | null => {
+    if (shape.length > r) return null;
+    const full = [...new Array(r - shape.length).fill(1), ...shape];
+    const st = new Array<number>(r);
+    let s = 1;
+    for (let i = r - 1; i >= 0; i--) {
+      if (full[i] !== out[i] && full[i] !== 1) return null;
+      st[i] = full[i] === 1 ? 0 : s;
+      s *= full[i];
+    }
+    return st;
+  };
+  const sa = strides(aShape);
+  const sb = strides(bShape);
+  if (!sa || !sb) return null;
+  const dims: Array<[number, number, number]> = [];
+  for (let i = 0; i < r; i++) {
+    if (out[i] === 1) continue;
+    const last = dims[dims.length - 1];
+    if (last && last[1] === sa[i] * out[i] && last[2] === sb[i] * out[i]) {
+      last[0] *= out[i];
+      last[1] = sa[i];
+      last[2] = sb[i];
+    } else {
+      dims.push([out[i], sa[i], sb[i]]);
+    }
+  }
+  if (dims.length === 0) dims.push([1, 0, 0]);
+  return Int32Array.from([dims.length, ...dims.map((d) => d[0]), ...dims.map((d) => d[1]), ...dims.map((d) => d[2])]);
+}
+
 const COMPARE_OPS: Record<string, 0 | 1 | 2 | 3> = { Greater: 0, Less: 1, GreaterEqual: 2, LessEqual: 3 };
 
 const BINARY_OPS: Record<string, 0 | 1 | 2 | 3> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
@@ -187,6 +303,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
   const fallback = (name: string, args: KernelArgs): Info | Info[] => {
     const r = cpu(name)(args) as Info | Info[];
     exposeAliases(args.backend as CpuLike, args.inputs, r);
+    countJs(name, args.inputs, r);
     count(nativeStats.fallback, process.env.PIGGYBACK_NATIVE_DEBUG ? `${name} ${Object.values(args.inputs).map((t) => (t ? `${t.dtype}${JSON.stringify(t.shape)}` : "-")).join("x")}` : name);
     return r;
   };
@@ -302,10 +419,15 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return fallback(name, args);
     }
     const n = size(out);
-    if (n === 0 || !suffixOf(a.shape, out) || !suffixOf(b.shape, out) || av.length === 0 || bv.length === 0) return fallback(name, args);
-    if (av.length !== n && bv.length !== n && av.length !== 1 && bv.length !== 1) return fallback(name, args);
+    if (n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
     const o = alloc(n);
-    addon.binary(BINARY_OPS[name], av, bv, o);
+    if (suffixOf(a.shape, out) && suffixOf(b.shape, out) && (av.length === n || bv.length === n || av.length === 1 || bv.length === 1)) {
+      addon.binary(BINARY_OPS[name], av, bv, o);
+    } else {
+      const dims = broadcastDims(a.shape, b.shape, out);
+      if (!dims) return fallback(name, args);
+      addon.binaryNd(0, BINARY_OPS[name], av, bv, o, dims);
+    }
     return done(name, be, out, o);
   };
 
@@ -322,9 +444,15 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return fallback(name, args);
     }
     const n = size(shape);
-    if (n === 0 || !suffixOf(a.shape, shape) || !suffixOf(b.shape, shape) || av.length === 0 || bv.length === 0) return fallback(name, args);
-    const o = new Uint8Array(n);
-    addon.compare(COMPARE_OPS[name], av, bv, o);
+    if (n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
+    const o = pool.takeU8(n);
+    if (suffixOf(a.shape, shape) && suffixOf(b.shape, shape)) {
+      addon.compare(COMPARE_OPS[name], av, bv, o);
+    } else {
+      const dims = broadcastDims(a.shape, b.shape, shape);
+      if (!dims) return fallback(name, args);
+      addon.binaryNd(1, COMPARE_OPS[name], av, bv, o, dims);
+    }
     count(nativeStats.native, name);
     return be.makeTensorInfo(shape, 'bool', o);
   };
@@ -339,7 +467,39 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     return done(name, be, x.shape, o);
   };
 
-  /** Sum / Mean over a leading or a trailing block of axes (the layouts that need no transpose). */
+  /** LogicalAnd / LogicalOr of two bool tensors (any broadcast). */
+  const logical = (name: string, op: 0 | 1, args: KernelArgs): Info | Info[] => {
+    const be = args.backend as CpuLike;
+    const { a, b } = args.inputs as Record<string, Info>;
+    const av = a.dtype === 'bool' ? be.data.get(a.dataId)?.values : null;
+    const bv = b.dtype === 'bool' ? be.data.get(b.dataId)?.values : null;
+    if (!(av instanceof Uint8Array) || !(bv instanceof Uint8Array)) return fallback(name, args);
+    let shape: number[];
+    try {
+      shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    } catch {
+      return fallback(name, args);
+    }
+    const dims = broadcastDims(a.shape, b.shape, shape);
+    const n = size(shape);
+    if (!dims || n === 0 || av.length === 0 || bv.length === 0) return fallback(name, args);
+    const o = pool.takeU8(n);
+    addon.binaryNd(2, op, av, bv, o, dims);
+    count(nativeStats.native, name);
+    return be.makeTensorInfo(shape, 'bool', o);
+  };
+
+  /** ZerosLike / OnesLike of a float32 tensor (into a recycled array). */
+  const filled = (name: string, value: number, args: KernelArgs): Info | Info[] => {
+    const be = args.backend as CpuLike;
+    const x = args.inputs.x as Info;
+    if (x.dtype !== 'float32') return fallback(name, args);
+    const o = alloc(size(x.shape));
+    o.fill(value);
+    return done(name, be, x.shape, o);
+  };
+
+  /** Sum / Mean over one contiguous block of axes (leading, trailing or middle: no transpose needed). */
   const reduce = (name: 'Sum' | 'Mean', args: KernelArgs): Info | Info[] => {
     const be = args.backend as CpuLike;
     const x = args.inputs.x as Info;
@@ -351,13 +511,21 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     if (axes.length === 0) return fallback(name, args);
     const lead = axes.every((ax, i) => ax === i);
     const trail = axes.every((ax, i) => ax === r - axes.length + i);
-    if (!lead && !trail) return fallback(name, args);
+    const block = axes.every((ax, i) => ax === axes[0] + i);
+    if (!block) return fallback(name, args);
     const [outShape0, reduceShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
     const red = size(reduceShape);
     const outShape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape0, axes) : outShape0;
     const o = alloc(size(outShape0));
-    const dims = lead ? Int32Array.from([red, xv.length / red]) : Int32Array.from([xv.length / red, red]);
-    addon.sumAxes(lead ? 1 : 0, xv, o, dims, name === 'Mean' ? red : 0);
+    const divisor = name === 'Mean' ? red : 0;
+    if (lead || trail) {
+      const dims = lead ? Int32Array.from([red, xv.length / red]) : Int32Array.from([xv.length / red, red]);
+      addon.sumAxes(lead ? 1 : 0, xv, o, dims, divisor);
+    } else {
+      // A block of middle axes (e.g. H, W of NHWC: global average pooling).
+      const outer = size(x.shape.slice(0, axes[0]));
+      addon.sumMiddle(xv, o, Int32Array.from([outer, red, xv.length / (outer * red)]), divisor);
+    }
     return done(name, be, outShape, o);
   };
 
@@ -409,6 +577,93 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       addon.batchNorm(xv, mv as Float32Array, vv as Float32Array, ov, sv, o, (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001);
       return done('FusedBatchNorm', be, x.shape, o);
     },
+    Slice: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const xv = f32(be, x, addon);
+      if (!xv || x.shape.length === 0 || x.shape.length > 8) return fallback('Slice', args);
+      const { begin, size: sz } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+      const [b0, s0] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
+      tf.slice_util.assertParamsValid(x as tf.Tensor, b0, s0);
+      const o = alloc(size(s0));
+      addon.slice(xv, o, Int32Array.from([x.shape.length, ...x.shape, ...b0, ...s0]));
+      return done('Slice', be, s0, o);
+    },
+    PadV2: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const { paddings, constantValue } = args.attrs as unknown as { paddings: Array<[number, number]>; constantValue: number };
+      const xv = f32(be, x, addon);
+      const r = x.shape.length;
+      if (!xv || r === 0 || r > 8 || paddings.length !== r || paddings.some((p) => p[0] < 0 || p[1] < 0)) return fallback('PadV2', args);
+      const outShape = paddings.map((p, i) => p[0] + x.shape[i] + p[1]);
+      const o = alloc(size(outShape));
+      addon.pad(xv, o, Int32Array.from([r, ...x.shape, ...paddings.map((p) => p[0])]), Int32Array.from(outShape), constantValue);
+      return done('PadV2', be, outShape, o);
+    },
+    ClipByValue: (args) => {
+      const be = args.backend as CpuLike;
+      const x = args.inputs.x as Info;
+      const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      const xv = f32(be, x, addon);
+      if (!xv) return fallback('ClipByValue', args);
+      const o = alloc(xv.length);
+      addon.clip(xv, o, clipValueMin, clipValueMax);
+      return done('ClipByValue', be, x.shape, o);
+    },
+    LogicalAnd: (args) => logical('LogicalAnd', 0, args),
+    LogicalOr: (args) => logical('LogicalOr', 1, args),
+    Select: (args) => {
+      const be = args.backend as CpuLike;
+      const { condition, t, e } = args.inputs as Record<string, Info>;
+      const cv = condition.dtype === 'bool' ? be.data.get(condition.dataId)?.values : null;
+      const tv = f32(be, t, addon);
+      const ev = f32(be, e, addon);
+      if (!(cv instanceof Uint8Array) || !tv || !ev || cv.length !== tv.length || ev.length !== tv.length) return fallback('Select', args);
+      const o = alloc(tv.length);
+      addon.select(cv, tv, ev, o);
+      return done('Select', be, t.shape, o);
+    },
+    ZerosLike: (args) => filled('ZerosLike', 0, args),
+    OnesLike: (args) => filled('OnesLike', 1, args),
+    // The gradients of Relu and ClipByValue in one pass each (see registerFusedGradients).
+    [RELU_GRAD_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { dy, x } = args.inputs as Record<string, Info>;
+      const dv = f32(be, dy, addon);
+      const xv = f32(be, x, addon);
+      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${RELU_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      const o = alloc(xv.length);
+      addon.reluGrad(dv, xv, o);
+      return done(RELU_GRAD_KERNEL, be, x.shape, o);
+    },
+    [CLIP_GRAD_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { dy, x } = args.inputs as Record<string, Info>;
+      const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      const dv = f32(be, dy, addon);
+      const xv = f32(be, x, addon);
+      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${CLIP_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      const o = alloc(xv.length);
+      addon.clipGrad(dv, xv, o, clipValueMin, clipValueMax);
+      return done(CLIP_GRAD_KERNEL, be, x.shape, o);
+    },
+    // One fused Adam step (src/core/train/adam.ts): the same float32 ops as tfjs' AdamOptimizer.
+    [FUSED_ADAM_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { x, g, m, v, c1, c2 } = args.inputs as Record<string, Info>;
+      const [xv, gv, mv, vv, c1v, c2v] = [x, g, m, v, c1, c2].map((t) => f32(be, t, addon));
+      const n = size(x.shape);
+      if (!xv || !gv || !mv || !vv || !c1v || !c2v || [gv, mv, vv].some((a) => a.length !== n) || xv.length !== n) {
+        throw new Error(`${FUSED_ADAM_KERNEL}: expected float32 tensors of one shape`);
+      }
+      const [b1, omb1, b2, omb2, eps, nlr] = (args.attrs as unknown as { params: number[] }).params;
+      const ox = alloc(n);
+      const om = alloc(n);
+      const ov = alloc(n);
+      addon.adam(xv, gv, mv, vv, ox, om, ov, Float32Array.from([b1, omb1, b2, omb2, c1v[0], c2v[0], eps, nlr]));
+      return [done(FUSED_ADAM_KERNEL, be, x.shape, ox), be.makeTensorInfo(x.shape, 'float32', om), be.makeTensorInfo(x.shape, 'float32', ov)];
+    },
     Sum: (args) => reduce('Sum', args),
     Mean: (args) => reduce('Mean', args),
     Tile: (args) => {
@@ -450,6 +705,45 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return done('MaxPoolGrad', be, input.shape, o);
     },
   };
+}
+
+export const RELU_GRAD_KERNEL = 'PiggybackReluGrad';
+export const CLIP_GRAD_KERNEL = 'PiggybackClipGrad';
+
+/**
+ * tfjs' gradients of Relu (mul(dy, cast(step(x)))) and ClipByValue (where(logicalAnd(
+ * greaterEqual(x, min), lessEqual(x, max)), dy, zerosLike(dy))), re-registered so that where the
+ * current backend has the fused kernel (native) each is one pass over the activations instead of
+ * two and five kernels (ReLU6 in MobileNetV2 is Relu then ClipByValue: 7 kernels per layer). The
+ * values are those of tfjs' expressions; every other backend still runs exactly those.
+ */
+function registerFusedGradients(): void {
+  const fused = (kernel: string, dy: tf.Tensor, x: tf.Tensor): boolean =>
+    dy.dtype === 'float32' && x.dtype === 'float32' && tf.util.arraysEqual(dy.shape, x.shape) && tf.getKernel(kernel, tf.getBackend()) !== undefined;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      return { x: () => (fused(RELU_GRAD_KERNEL, d, x) ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x }) as tf.Tensor) : tf.mul(d, tf.cast(tf.step(x), 'float32'))) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'ClipByValue',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
+      return {
+        x: () =>
+          fused(CLIP_GRAD_KERNEL, d, x)
+            ? (tf.engine().runKernel(CLIP_GRAD_KERNEL, { dy: d, x }, { clipValueMin, clipValueMax }) as tf.Tensor)
+            : tf.where(tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax)), d, tf.zerosLike(d)),
+      };
+    },
+  });
 }
 
 /**
@@ -497,6 +791,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     const guarded: tf.KernelFunc = (args) => {
       const r = js(args) as Info | Info[];
       exposeAliases(args.backend as CpuLike, args.inputs, r);
+      countJs(k.kernelName, args.inputs, r);
       return r;
     };
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: native[k.kernelName] ?? guarded });
@@ -504,5 +799,6 @@ export function registerNativeBackend(addon: NativeAddon): void {
   for (const name of Object.keys(native)) {
     if (!cpuKernels.has(name)) tf.registerKernel({ kernelName: name, backendName: NATIVE_BACKEND, kernelFunc: native[name] });
   }
+  registerFusedGradients();
   registeredWith = addon;
 }

@@ -9,6 +9,7 @@ import { shuffled } from '../data/split';
 import type { DataSplits, EpochMetrics, TrainEvent, TrainMethod, TrainOptions } from '../types';
 import { batchTensors, evaluateLogits } from './batches';
 import type { TaskNet } from './taskNets';
+import { adam } from './adam';
 
 export interface LoopHooks {
   task: string;
@@ -31,8 +32,8 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
   const batchSize = Math.max(1, Math.min(opts.batchSize, train.count));
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
   const optimizers = {
-    mask: tf.train.adam(opts.lrMask),
-    head: tf.train.adam(opts.lrHead),
+    mask: adam(opts.lrMask),
+    head: adam(opts.lrHead),
   };
   const emit = hooks.onEvent ?? (() => {});
   emit({ type: 'start', task: hooks.task, method: hooks.method, backend: hooks.backend, epochs: opts.epochs, stepsPerEpoch, layers: hooks.layerNames });
