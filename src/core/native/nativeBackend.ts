@@ -164,15 +164,16 @@ class BufferPool {
 }
 
 /**
- * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/8 of the RAM within
- * [256 MB, 2 GB]. A training step's activations are all freed at its end and all needed again by
+ * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/16 of the RAM within
+ * [256 MB, 1 GB]. A training step's activations are all freed at its end and all needed again by
  * the next one; when they exceed the cap the rest is re-allocated every step, page faults and all
- * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s).
+ * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s). But the
+ * pool adds to the peak: at 224 px (batch 8) a 3 GB cap took peak RSS to 6.4 GB, 1 GB to 3.9 GB.
  */
 function poolCapBytes(): number {
   const env = Number(process.env.PIGGYBACK_NATIVE_POOL_MB);
   if (Number.isFinite(env) && env >= 0 && process.env.PIGGYBACK_NATIVE_POOL_MB?.trim()) return env * 2 ** 20;
-  return Math.min(2 * 2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 8));
+  return Math.min(2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 16));
 }
 
 const pool = new BufferPool(poolCapBytes(), 4096);
