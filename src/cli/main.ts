@@ -12,6 +12,7 @@ import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
 import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { progressPrinter } from './progress';
+import { registerAnalysisCommands } from './analyzeCommands';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
@@ -276,6 +277,7 @@ export function buildProgram(): Command {
       if (r.forgetting.some((f) => !f.passed)) throw new PiggybackError('BAD_PROJECT', 'the no-forgetting check failed', 'see the no-forgetting section of results.md');
     });
 
+  registerAnalysisCommands(program);
   return program;
 }
 
