@@ -11,7 +11,8 @@ import { initBackend, type BackendInfo, type BackendPreference } from './backend
 import { PiggybackError, isPiggybackError } from './errors';
 import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
-import { findClassifierTop, readModelTopology, type ClassifierTop } from './model/modelIO';
+import { findClassifierTop, readModelTopology, saveLayersModelFile, type ClassifierTop } from './model/modelIO';
+import { buildTaskModel } from './model/exportTask';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
@@ -407,6 +408,66 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
 /** Reads manifest + packed masks only: no TF.js work, fast, safe to call from the extension host. */
 export function projectStats(projectDir: string): ProjectStats {
   return readProjectStats(projectDir);
+}
+
+export interface ExportTaskModelRequest extends BackendRequest {
+  projectDir: string;
+  task: string;
+  /** Folder for model.json + weights.bin; must not hold a model unless `overwrite`. */
+  outDir: string;
+  overwrite?: boolean;
+}
+
+export interface ExportTaskModelResult {
+  modelPath: string;
+  bytes: number;
+  task: string;
+  classNames: string[];
+  /** The model outputs logits (apply softmax for probabilities). */
+  output: 'logits';
+  /** Before writing: the export and the engine on the same seeded random images. */
+  check: { images: number; maxAbsLogitDiff: number };
+  backend: string;
+}
+
+/**
+ * Writes task `task` as a standalone TF.js LayersModel (W ⊙ m baked in, the task's BN, the head
+ * as a final Dense; see model/exportTask.ts), after checking on seeded random inputs that it
+ * predicts the engine's logits for that task.
+ */
+export async function exportTaskModel(req: ExportTaskModelRequest): Promise<ExportTaskModelResult> {
+  const info = await useBackend(req);
+  const out = path.resolve(req.outDir);
+  if (fs.existsSync(out)) {
+    if (!fs.statSync(out).isDirectory()) throw new PiggybackError('BAD_ARGUMENT', `${out} is a file; a LayersModel export is a folder (model.json + weights.bin)`, 'give --out a folder that does not exist yet');
+    if (fs.readdirSync(out).length > 0 && !req.overwrite) throw new PiggybackError('BAD_ARGUMENT', `${out} is not empty`, 'pass --overwrite to write into it, or choose an empty or new folder');
+  }
+  const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
+  try {
+    const model = await buildTaskModel(backbone, {
+      task: req.task, classNames: artifacts.classNames, maskKind: artifacts.options.maskKind, masks: artifacts.masks, head: artifacts.head, bn: artifacts.bn,
+    });
+    try {
+      const images = 4;
+      const maxAbsLogitDiff = tf.tidy(() => {
+        const x = tf.randomUniform([images, ...backbone.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
+        const want = net.logits(x, false);
+        const got = model.predict(x) as tf.Tensor;
+        return tf.max(tf.abs(tf.sub(got, want))).dataSync()[0];
+      });
+      if (!(maxAbsLogitDiff <= 1e-3)) {
+        throw new PiggybackError('BAD_MODEL', `the exported model of task ${req.task} differs from the engine by ${maxAbsLogitDiff} in a logit; nothing was written`, 'this is a bug: please report it with the backbone used');
+      }
+      fs.mkdirSync(out, { recursive: true });
+      const modelPath = await saveLayersModelFile(model, out);
+      const bytes = fs.statSync(modelPath).size + fs.statSync(path.join(out, 'weights.bin')).size;
+      return { modelPath, bytes, task: req.task, classNames: artifacts.classNames, output: 'logits', check: { images, maxAbsLogitDiff }, backend: info.detail };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    net.dispose();
+  }
 }
 
 export function deleteTask(projectDir: string, task: string): void {

@@ -1,0 +1,106 @@
+/**
+ * A task exported as a standalone TF.js LayersModel: loaded back with tf.loadLayersModel (through
+ * the project's file loader), it predicts the engine's logits for that task on real test images,
+ * for binary, ternary and per-task-BN masks and for a backbone cut at a feature map (pooled).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf, useWasm, savedReferenceCnn, quadrantDataset, writeIdxDataset, tmpDir, snapshotDir } from '../helpers/engineFixtures';
+import * as engine from '../../src/core/engine';
+import { Backbone } from '../../src/core/model/backbone';
+import { loadLayersModelFile } from '../../src/core/model/modelIO';
+import { loadTask } from '../../src/core/project/taskFiles';
+import { PiggybackNet } from '../../src/core/train/taskNets';
+import { PiggybackError } from '../../src/core/errors';
+
+let modelPath: string;
+let data: string;
+const ds = quadrantDataset(160, 3);
+const quick = { epochs: 2, batchSize: 16, lrMask: 1e-3, lrHead: 1e-2, lrDecayEvery: 0 };
+
+before(async () => {
+  await useWasm();
+  modelPath = await savedReferenceCnn(5);
+  data = writeIdxDataset(ds, 128);
+});
+
+/** The engine's logits for a stored task, built as restoreTask does. */
+async function engineLogits(dir: string, task: string, cutAt: string | null, x: tf.Tensor4D): Promise<Float32Array> {
+  const bb = await Backbone.load(modelPath, { cutAt });
+  const a = loadTask(dir, task);
+  const net = new PiggybackNet(bb, a.classNames.length, { ...a.options, name: task }, { masks: a.masks, head: a.head, bn: a.bn });
+  const y = tf.tidy(() => net.logits(x, false).dataSync() as Float32Array);
+  net.dispose();
+  bb.dispose();
+  return y;
+}
+
+async function checkExport(dir: string, task: string, cutAt: string | null): Promise<void> {
+  const out = path.join(tmpDir('pb-export-'), task);
+  const r = await engine.exportTaskModel({ projectDir: dir, task, outDir: out, backend: 'wasm' });
+  assert.equal(r.modelPath, path.join(out, 'model.json'));
+  assert.ok(r.check.maxAbsLogitDiff < 1e-4, `self-check ${r.check.maxAbsLogitDiff}`);
+  const json = JSON.parse(fs.readFileSync(r.modelPath, 'utf8'));
+  assert.equal(json.format, 'layers-model');
+  assert.equal(json.userDefinedMetadata.piggyback.task, task);
+  assert.deepEqual(json.userDefinedMetadata.piggyback.classNames, loadTask(dir, task).classNames);
+
+  const { model } = await loadLayersModelFile(r.modelPath); // tf.loadLayersModel under the hood
+  const n = 32;
+  const x = tf.tensor4d(ds.images.subarray(128 * 784, (128 + n) * 784), [n, 28, 28, 1]);
+  const got = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  const want = await engineLogits(dir, task, cutAt, x);
+  assert.equal(got.length, n * 4);
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < got.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(want[i]));
+  }
+  assert.ok(maxAbs > 0.1, 'logits are not trivially zero');
+  assert.ok(maxDiff < 1e-4, `${task}: max |logit difference| ${maxDiff} (logits up to ${maxAbs})`);
+
+  // The masks are baked in: conv1's kernel is W ⊙ m exactly.
+  const a = loadTask(dir, task);
+  const bb = await Backbone.load(modelPath, { cutAt });
+  const w = bb.kernels[0].dataSync();
+  const k = model.getLayer('conv1').getWeights()[0].dataSync();
+  let zeros = 0;
+  for (let i = 0; i < w.length; i++) {
+    assert.ok(k[i] === a.masks[0][i] * w[i], `conv1 kernel entry ${i}: ${k[i]} vs ${a.masks[0][i]} * ${w[i]}`); // === : 0 and -0 are the same weight
+    if (a.masks[0][i] === 0) zeros++;
+  }
+  assert.ok(zeros > 0, 'training switched some conv1 weights off');
+  bb.dispose();
+  model.dispose();
+  x.dispose();
+}
+
+test('binary, ternary and per-task-BN tasks export and predict the engine\'s logits', async () => {
+  const dir = path.join(tmpDir('pb-proj-'), 'p');
+  await engine.createProject({ projectDir: dir, modelPath, backend: 'wasm' });
+  await engine.trainTask({ projectDir: dir, task: 'bin', dataset: data, options: { ...quick, seed: 1, lrMask: 5e-3 }, backend: 'wasm' });
+  await engine.trainTask({ projectDir: dir, task: 'ter', dataset: data, options: { ...quick, seed: 2, maskKind: 'ternary', lrMask: 5e-3 }, backend: 'wasm' });
+  await engine.trainTask({ projectDir: dir, task: 'bn', dataset: data, options: { ...quick, seed: 3, bnMode: 'trainable', lrMask: 5e-3 }, backend: 'wasm' });
+  assert.ok(loadTask(dir, 'ter').masks.some((m) => Array.from(m).some((v) => v === -1)), 'the ternary task has -1 entries');
+  for (const t of ['bin', 'ter', 'bn']) await checkExport(dir, t, null);
+
+  // A non-empty folder is refused and left alone.
+  const busy = tmpDir('pb-busy-');
+  fs.writeFileSync(path.join(busy, 'keep.txt'), 'x');
+  const before = snapshotDir(busy);
+  await assert.rejects(engine.exportTaskModel({ projectDir: dir, task: 'bin', outDir: busy, backend: 'wasm' }),
+    (e) => e instanceof PiggybackError && e.code === 'BAD_ARGUMENT' && /is not empty/.test(e.message));
+  assert.deepEqual(snapshotDir(busy), before);
+  await assert.rejects(engine.exportTaskModel({ projectDir: dir, task: 'nope', outDir: path.join(busy, 'x'), backend: 'wasm' }),
+    (e) => e instanceof PiggybackError && e.code === 'UNKNOWN_TASK');
+});
+
+test('a backbone cut at a feature map exports with its pooling', async () => {
+  const dir = path.join(tmpDir('pb-proj-'), 'cut');
+  await engine.createProject({ projectDir: dir, modelPath, cutAt: 'relu4', backend: 'wasm' });
+  await engine.trainTask({ projectDir: dir, task: 'pooled', dataset: data, options: { ...quick, seed: 4, bnMode: 'trainable', lrMask: 5e-3 }, backend: 'wasm' });
+  await checkExport(dir, 'pooled', 'relu4');
+});
