@@ -2,10 +2,10 @@
  * `piggyback analyze …`, `piggyback export` and `piggyback import-mask`: analyses and
  * exchange formats over a project's stored masks (issue #10). Registered by buildProgram.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { PiggybackError } from '../core/errors';
 import type { LayerFilterReport } from '../core/project/filters';
-import { pct, table } from './format';
+import { bytes, pct, table } from './format';
 
 function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
@@ -76,5 +76,60 @@ export function registerAnalysisCommands(program: Command): void {
       const { analyzeLayerFilters } = await import('../core/project/filters');
       const r = analyzeLayerFilters(project, o.layer, { diff: o.diff ? parsePair(o.diff) : undefined, positionsOf: o.task });
       print(o.json, r, () => formatFilterReport(r));
+    });
+
+  program
+    .command('export')
+    .description("write a task in a format other tools load: a standalone TF.js LayersModel, or its masks as a NumPy .npz")
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--task <name>', 'task to export')
+    .addOption(new Option('--format <format>', 'layers-model: a folder with model.json + weights.bin (W⊙m baked into the kernels, the task\'s BN, the head as a final Dense; outputs logits). npz: one array per masked layer named as the layer, in the Keras kernel layout, uint8 0/1 (int8 -1/0/+1 for ternary), plus __meta__').choices(['layers-model', 'npz']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'folder (layers-model) or .npz file (npz) to write')
+    .option('--overwrite', 'replace an existing export')
+    .addOption(new Option('--backend <name>', 'for layers-model: tensorflow, native, wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'))
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      if (o.format === 'npz') {
+        const { exportMasksNpz } = await import('../core/project/maskExchange');
+        const r = exportMasksNpz(project, o.task, o.out, { overwrite: o.overwrite });
+        print(o.json, r, () => {
+          const kept = r.layers.reduce((s, l) => s + l.kept, 0);
+          const size = r.layers.reduce((s, l) => s + l.size, 0);
+          return [
+            `wrote ${r.file} (${bytes(r.bytes)}): ${r.layers.length} ${r.maskKind} masks of task ${r.task}, ${kept} of ${size} weights kept (${pct(size ? kept / size : 0, 1)})`,
+            ...(r.scores.reason ? [r.scores.reason] : []),
+            `read it with numpy.load(${JSON.stringify(r.file)})[layer name]`,
+          ].join('\n');
+        });
+        return;
+      }
+      const { exportTaskModel } = await import('../core/engine');
+      const r = await exportTaskModel({ projectDir: project, task: o.task, outDir: o.out, overwrite: o.overwrite, backend: o.backend });
+      print(o.json, r, () => [
+        `wrote ${r.modelPath} (${bytes(r.bytes)} with its weights): task ${r.task}, ${r.classNames.length} classes, outputs logits (apply softmax for probabilities)`,
+        `checked before writing: on ${r.check.images} random images it gives the engine's logits to within ${r.check.maxAbsLogitDiff.toExponential(1)} (${r.backend})`,
+      ].join('\n'));
+    });
+
+  program
+    .command('import-mask')
+    .description('store a mask trained elsewhere (an .npz, one array per masked layer in Keras layout) as a new task. The head, class names, dataset and per-task BN are copied from --head-from: that head was trained for the other task\'s mask, so the new task\'s accuracy is unknown until you run `piggyback eval` (no head is trained here)')
+    .argument('<project>', 'mask project folder')
+    .requiredOption('--task <name>', 'name of the new task')
+    .requiredOption('--npz <file>', 'the mask archive (numpy.savez or savez_compressed; see README for converting PyTorch masks)')
+    .requiredOption('--head-from <task>', 'existing task whose head (same classes), dataset and BN the new task uses')
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const { importMaskNpz } = await import('../core/project/maskExchange');
+      const r = importMaskNpz({ projectDir: project, task: o.task, npzFile: o.npz, headFrom: o.headFrom });
+      print(o.json, r, () => {
+        const kept = r.layers.reduce((s, l) => s + l.kept, 0);
+        const size = r.layers.reduce((s, l) => s + l.size, 0);
+        return [
+          `imported task ${o.task}: ${r.layers.length} ${r.maskKind} masks, ${pct(size ? 1 - kept / size : 0, 1)} of masked weights off; head, classes and dataset from ${o.headFrom}`,
+          ...(r.ignored.length ? [`not imported: ${r.ignored.join(', ')}`] : []),
+          `its accuracy is unknown: run \`piggyback eval ${project} --task ${o.task}\``,
+        ].join('\n');
+      });
     });
 }
