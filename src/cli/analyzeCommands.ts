@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander';
 import { PiggybackError } from '../core/errors';
 import type { LayerFilterReport } from '../core/project/filters';
+import type { ForgettingMatrixResult } from '../core/engine';
 import { bytes, pct, table } from './format';
 
 function print(json: boolean, value: unknown, human: () => string): void {
@@ -53,6 +54,29 @@ export function formatFilterReport(r: LayerFilterReport): string {
   return out.join('\n');
 }
 
+const points = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)} pts`);
+
+/** Human rendering of the forgetting matrix. */
+export function formatForgetting(r: ForgettingMatrixResult): string {
+  if (r.tasks.length === 0) return 'no tasks yet: train one first';
+  const out: string[] = [];
+  out.push("accuracy after each task was added (rows: tasks in training order; Avalanche's accuracy matrix):");
+  const rows = [['task', ...r.tasks.map((t) => `after ${t}`), 'classifier-only', 'fine-tune']];
+  r.tasks.forEach((t, i) => rows.push([t, ...r.accuracy[i].map((a) => pct(a)), pct(r.baselines[i].classifier), pct(r.baselines[i].finetune)]));
+  out.push(table(rows));
+  out.push('(diagonal: measured when the task was trained; right of it: re-evaluated now from the stored files, which later tasks never touch. Baselines: separate copies, stored by `baseline`.)');
+  for (const d of r.damaged) out.push(`could not evaluate ${d.task}: ${d.reason}`);
+  out.push(`forgetting: ${r.tasks.slice(0, -1).map((t, i) => `${t} ${points(r.forgetting[i])}`).join(', ') || '- (one task)'}; BWT ${points(r.bwt)}`);
+  if (r.zeroForgetting) {
+    out.push('zero forgetting: every task re-evaluates to exactly the accuracy it had when trained (Piggyback never changes the backbone or an earlier task)');
+  } else {
+    const diffs = r.tasks.flatMap((t, i) => (r.trainedAccuracy[i] !== null && r.reevaluated[i] !== null && r.trainedAccuracy[i] !== r.reevaluated[i] ? [`${t} ${pct(r.trainedAccuracy[i])} -> ${pct(r.reevaluated[i])}`] : []));
+    const unknown = r.tasks.filter((_, i) => r.trainedAccuracy[i] === null);
+    out.push(`not exactly zero forgetting${diffs.length ? `: ${diffs.join(', ')}` : ''}${unknown.length ? `; no accuracy recorded at training for ${unknown.join(', ')} (imported? run \`eval\`)` : ''}`);
+  }
+  return out.join('\n');
+}
+
 function parsePair(v: string): [string, string] {
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
@@ -76,6 +100,20 @@ export function registerAnalysisCommands(program: Command): void {
       const { analyzeLayerFilters } = await import('../core/project/filters');
       const r = analyzeLayerFilters(project, o.layer, { diff: o.diff ? parsePair(o.diff) : undefined, positionsOf: o.task });
       print(o.json, r, () => formatFilterReport(r));
+    });
+
+  analyze
+    .command('forgetting')
+    .description("the accuracy matrix (rows: tasks in training order; columns: after task k was added), forgetting and BWT, re-evaluating every task; for Piggyback exactly zero")
+    .argument('<project>', 'mask project folder')
+    .addOption(new Option('--backend <name>', 'tensorflow, native, wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'))
+    .option('--json', 'machine-readable output')
+    .action(async (project: string, o) => {
+      const { forgettingMatrix } = await import('../core/engine');
+      const r = await forgettingMatrix({ projectDir: project, backend: o.backend }, (t, i, n) => {
+        if (!o.json) process.stderr.write(`evaluating ${t} (${i + 1}/${n})\n`);
+      });
+      print(o.json, r, () => formatForgetting(r));
     });
 
   program

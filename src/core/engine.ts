@@ -17,6 +17,7 @@ import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from '
 import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
 import { createProject as createProjectDir, openProject, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
+import { forgettingFromMatrix, type ForgettingSummary } from './project/forgetting';
 import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import { evaluateLogits } from './train/batches';
@@ -468,6 +469,86 @@ export async function exportTaskModel(req: ExportTaskModelRequest): Promise<Expo
   } finally {
     net.dispose();
   }
+}
+
+export interface ForgettingMatrixResult extends ForgettingSummary {
+  /** Tasks in the order they were added (task.json createdAt). */
+  tasks: string[];
+  /** accuracy[i][k]: task i's test accuracy after task k was added; null before task i existed or when unknown. */
+  accuracy: Array<Array<number | null>>;
+  /** Accuracy measured right after training task i (stored in task.json): the diagonal. */
+  trainedAccuracy: Array<number | null>;
+  /** Accuracy re-evaluated now from the stored files: every cell right of the diagonal. */
+  reevaluated: Array<number | null>;
+  /** Stored baseline accuracies beside each task (null when not run). */
+  baselines: Array<{ classifier: number | null; finetune: number | null }>;
+  /** Tasks that could not be evaluated, with the one-line reason. */
+  damaged: Array<{ task: string; reason: string }>;
+  /** True when every re-evaluation equals the accuracy stored at training time exactly (Piggyback's promise). */
+  zeroForgetting: boolean;
+  backend: string;
+}
+
+/**
+ * The accuracy matrix of the project's tasks (Avalanche's convention), computed on demand.
+ * Column k is the state after task k was added: the frozen backbone (its sha256 is checked on
+ * load) and the files of tasks 1..k. A task's files are written once, when it is added, and
+ * verified against their checksums on load, and the backbone never changes: so task i's
+ * accuracy after any later step k is what it scores now from its stored files, evaluated once
+ * on its own test data (the data limits it was trained with); the diagonal is the accuracy
+ * recorded when it was trained. Any difference between the two is forgetting.
+ */
+export async function forgettingMatrix(
+  req: BackendRequest & { projectDir: string },
+  onTask?: (task: string, index: number, count: number) => void,
+  signal?: AbortSignal,
+): Promise<ForgettingMatrixResult> {
+  const info = await useBackend(req);
+  const h = openProject(req.projectDir);
+  const metas = h.manifest.tasks.map((name, order) => {
+    try {
+      return { name, order, meta: readTaskMeta(req.projectDir, name), error: null as string | null };
+    } catch (e) {
+      if (!isPiggybackError(e)) throw e;
+      return { name, order, meta: null, error: e.oneLine() };
+    }
+  });
+  metas.sort((a, b) => (a.meta?.createdAt ?? '').localeCompare(b.meta?.createdAt ?? '') || a.order - b.order);
+  const T = metas.length;
+  const damaged: ForgettingMatrixResult['damaged'] = [];
+  const reevaluated: Array<number | null> = [];
+  for (let i = 0; i < T; i++) {
+    const m = metas[i];
+    if (signal?.aborted) throw new PiggybackError('CANCELLED', 'forgetting matrix cancelled', 'nothing was changed');
+    onTask?.(m.name, i, T);
+    if (m.error) {
+      damaged.push({ task: m.name, reason: m.error });
+      reevaluated.push(null);
+      continue;
+    }
+    try {
+      reevaluated.push((await evaluateTask({ projectDir: req.projectDir, task: m.name, backend: req.backend }, signal)).accuracy);
+    } catch (e) {
+      if (!isPiggybackError(e) || e.code === 'CANCELLED' || e.code === 'BACKEND_UNAVAILABLE') throw e;
+      damaged.push({ task: m.name, reason: e.oneLine() });
+      reevaluated.push(null);
+    }
+  }
+  const trainedAccuracy = metas.map((m) => m.meta?.testAccuracy ?? null);
+  const accuracy = metas.map((_, i) => metas.map((__, k) => (k < i ? null : k === i ? trainedAccuracy[i] : reevaluated[i])));
+  const summary = forgettingFromMatrix(accuracy);
+  const baselineOf = (i: number, method: 'classifier' | 'finetune') => metas[i].meta?.baselines.find((b) => b.method === method)?.testAccuracy ?? null;
+  return {
+    ...summary,
+    tasks: metas.map((m) => m.name),
+    accuracy,
+    trainedAccuracy,
+    reevaluated,
+    baselines: metas.map((_, i) => ({ classifier: baselineOf(i, 'classifier'), finetune: baselineOf(i, 'finetune') })),
+    damaged,
+    zeroForgetting: T > 0 && damaged.length === 0 && metas.every((_, i) => trainedAccuracy[i] !== null && trainedAccuracy[i] === reevaluated[i]),
+    backend: info.detail,
+  };
 }
 
 export function deleteTask(projectDir: string, task: string): void {

@@ -70,6 +70,28 @@ test('analyze filters: filters x tasks, diff and kernel positions, human and JSO
   assertOneLineError(cli('analyze', 'filters', project, '--layer', 'conv1', '--diff', 'a,zz'), /no task "zz"/);
 });
 
+test('analyze forgetting: the accuracy matrix re-evaluated, exactly zero forgetting', () => {
+  const j = cli('analyze', 'forgetting', project, '--backend', 'wasm', '--json');
+  assert.equal(j.code, 0, j.stderr);
+  const r = JSON.parse(j.stdout);
+  const stats = engine.projectStats(project);
+  assert.deepEqual(r.tasks, ['a', 'b']);
+  assert.deepEqual(r.trainedAccuracy, stats.tasks.map((t) => t.testAccuracy));
+  assert.equal(r.accuracy[1][0], null, 'b did not exist after a was added');
+  assert.equal(r.accuracy[0][0], r.trainedAccuracy[0]);
+  assert.equal(r.accuracy[0][1], r.reevaluated[0]);
+  assert.equal(r.reevaluated[0], r.trainedAccuracy[0], 'task a re-evaluates to exactly its accuracy');
+  assert.equal(r.reevaluated[1], r.trainedAccuracy[1]);
+  assert.deepEqual(r.forgetting, [0, null]);
+  assert.equal(r.bwt, 0);
+  assert.equal(r.zeroForgetting, true);
+  const h = cli('analyze', 'forgetting', project, '--backend', 'wasm');
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /task\s+after a\s+after b\s+classifier-only\s+fine-tune/);
+  assert.match(h.stdout, /forgetting: a 0\.00 pts; BWT 0\.00 pts/);
+  assert.match(h.stdout, /^zero forgetting: every task re-evaluates to exactly/m);
+});
+
 test('export npz and import-mask: the imported task has the exported masks; errors leave the project alone', () => {
   const out = path.join(tmpDir('pb-npz-'), 'a.npz');
   const e = cli('export', project, '--task', 'a', '--format', 'npz', '--out', out, '--json');
