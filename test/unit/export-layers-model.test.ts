@@ -104,3 +104,53 @@ test('a backbone cut at a feature map exports with its pooling', async () => {
   await engine.trainTask({ projectDir: dir, task: 'pooled', dataset: data, options: { ...quick, seed: 4, bnMode: 'trainable', lrMask: 5e-3 }, backend: 'wasm' });
   await checkExport(dir, 'pooled', 'relu4');
 });
+
+test("nsfwjs' MobileNetV2 (depthwise, residual adds, ReLU6): a ternary per-task-BN task exports and predicts the engine's logits", async () => {
+  const { openProject } = await import('../../src/core/project/projectDir');
+  const { saveTask } = await import('../../src/core/project/taskFiles');
+  const { DEFAULT_TRAIN_OPTIONS } = await import('../../src/core/types');
+  const { rng } = await import('../helpers/xorshift');
+  const dir = path.join(tmpDir('pb-proj-'), 'mnv2');
+  await engine.createProject({ projectDir: dir, modelPath: 'nsfwjs-mobilenetv2', backend: 'wasm' });
+  const h = openProject(dir);
+  const opts = { cutAt: h.manifest.backbone.cutAt, inputHW: [32, 32] as [number, number] };
+  const bb = await Backbone.load(h.modelPath, opts);
+  // A task made by hand: random ternary masks, a random head, BN parameters moved off the backbone's.
+  const r = rng(11);
+  const noisy = (t: tf.Tensor, scale: number, positive = false) => Float32Array.from(t.dataSync(), (v) => (positive ? Math.abs(v) * (0.5 + r()) + 1e-3 : v + scale * (r() - 0.5)));
+  const a = {
+    name: 'hand', dataset: 'mnist', classNames: ['a', 'b', 'c', 'd'],
+    options: { ...DEFAULT_TRAIN_OPTIONS, maskKind: 'ternary' as const, bnMode: 'trainable' as const },
+    masks: bb.layers.map((l) => Int8Array.from({ length: l.size }, () => { const u = r(); return u < 0.15 ? 0 : u < 0.25 ? -1 : 1; })),
+    head: { kernel: Float32Array.from({ length: bb.featureSize * 4 }, () => r() - 0.5), shape: [bb.featureSize, 4] as [number, number], bias: Float32Array.from({ length: 4 }, () => r() - 0.5) },
+    bn: bb.bnLayers.map((b) => ({ layer: b.name, gamma: noisy(b.frozen.gamma, 0.2), beta: noisy(b.frozen.beta, 0.2), movingMean: noisy(b.frozen.movingMean, 0.2), movingVariance: noisy(b.frozen.movingVariance, 0, true) })),
+    history: [], testAccuracy: NaN, trainSeconds: 0,
+  };
+  assert.ok(bb.layers.some((l) => l.kind === 'depthwise'));
+  saveTask(dir, a);
+  const out = path.join(tmpDir('pb-export-'), 'mnv2');
+  const res = await engine.exportTaskModel({ projectDir: dir, task: 'hand', outDir: out, backend: 'wasm' });
+  const { model } = await loadLayersModelFile(res.modelPath);
+  const x = tf.randomUniform([6, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const net = new PiggybackNet(bb, 4, { ...a.options, name: 'hand' }, { masks: a.masks, head: a.head, bn: a.bn });
+  const want = tf.tidy(() => net.logits(x, false).dataSync() as Float32Array);
+  const got = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < got.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(want[i]));
+  }
+  assert.equal(got.length, 24);
+  assert.ok(maxAbs > 0.1, `logits ${maxAbs}`);
+  assert.ok(maxDiff <= 1e-4 * Math.max(1, maxAbs), `max |logit difference| ${maxDiff} (logits up to ${maxAbs})`);
+  // A depthwise kernel really holds W ⊙ m with the -1 entries negated.
+  const di = bb.layers.findIndex((l) => l.kind === 'depthwise');
+  const w = bb.kernels[di].dataSync();
+  const k = model.getLayer(bb.layers[di].name).getWeights()[0].dataSync();
+  for (let i = 0; i < w.length; i++) assert.ok(k[i] === a.masks[di][i] * w[i], `${bb.layers[di].name}[${i}]`);
+  net.dispose();
+  model.dispose();
+  bb.dispose();
+  x.dispose();
+});
