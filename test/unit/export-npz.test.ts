@@ -52,6 +52,8 @@ test('numpy.load reads the export: layer names, Keras shapes, dtypes, values, co
     const out = path.join(scratch(), `${task}.npz`);
     const r = exportMasksNpz(dir, task, out);
     assert.equal(r.scores.included, false);
+    assert.equal(r.bytes, fs.statSync(out).size);
+    assert.ok(r.bytes < LAYERS.reduce((s, l) => s + l.size, 0), `deflated below a byte per weight: ${r.bytes}`);
     assert.match(r.scores.reason!, /no stored scores/);
     const got = JSON.parse(python(`
 import json, sys, numpy as np

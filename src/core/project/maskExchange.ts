@@ -5,7 +5,7 @@
  * the manifest records (conv [kh, kw, cin, cout], depthwise [kh, kw, cin, mult], dense
  * [in, out]): uint8 0/1 for binary masks, int8 -1/0/+1 for ternary ones; optional scores
  * as float32 under `scores/<layer>`; and `__meta__`, a 0-d string array holding JSON (task,
- * mask kind, threshold, backbone sha256, layers).
+ * mask kind, threshold, backbone sha256, layers). Entries are deflated, as numpy.savez_compressed does.
  *
  * Import: every masked layer must be present with exactly its Keras shape and values in
  * {0, 1} (or {-1, 0, 1}); any bool/int/uint/float dtype is accepted, C or Fortran order.
@@ -86,7 +86,7 @@ export function exportMasksNpz(dir: string, task: string, out: string, opts: { o
     backboneSha256: h.manifest.backbone.sha256, layers: layers.map((l) => ({ name: l.name, kind: l.kind, shape: [...l.shape] })), classNames: meta.classNames,
   };
   arrays.push({ key: NPZ_META_KEY, npy: encodeNpy('unicode', [], JSON.stringify(npzMeta)) });
-  const chunks = encodeNpz(arrays);
+  const chunks = encodeNpz(arrays, { deflate: true });
   withFsErrors(() => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     writeFileAtomic(file, chunks);

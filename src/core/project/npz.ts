@@ -3,7 +3,7 @@
  * any dependency: node:zlib for deflated entries, our own CRC-32.
  *
  * Writing: .npy format 1.0 (header padded to a multiple of 64 bytes), C order, entries
- * stored uncompressed (what `numpy.savez` writes). Reading accepts what numpy writes:
+ * stored (what `numpy.savez` writes) or deflated (what `numpy.savez_compressed` writes). Reading accepts what numpy writes:
  * `savez` and `savez_compressed` (stored or deflated, with the zip64 extra field numpy
  * forces on local headers), .npy 1.0/2.0/3.0, C or Fortran order, bool/int/uint/float
  * little-endian or single-byte dtypes. Every problem throws `bad(what)` so the caller turns
@@ -189,8 +189,11 @@ const EOCD_SIG = 0x06054b50;
 const ZIP64_EOCD_SIG = 0x06064b50;
 const ZIP64_LOCATOR_SIG = 0x07064b50;
 
-/** A store-only zip (what numpy.savez writes) of `entries` (name -> bytes). Below 4 GiB. */
-export function encodeZip(entries: Array<{ name: string; data: Uint8Array }>): Uint8Array[] {
+/**
+ * A zip of `entries` (name -> bytes), below 4 GiB: stored as numpy.savez writes, or with
+ * `deflate` each entry deflated when that is smaller, as numpy.savez_compressed writes.
+ */
+export function encodeZip(entries: Array<{ name: string; data: Uint8Array }>, opts: { deflate?: boolean } = {}): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
@@ -200,16 +203,19 @@ export function encodeZip(entries: Array<{ name: string; data: Uint8Array }>): U
   for (const e of entries) {
     const name = Buffer.from(e.name, 'utf8');
     const crc = crc32(e.data);
-    if (e.data.byteLength >= 0xffffffff || offset >= 0xffffffff) throw new RangeError('encodeZip: archives of 4 GiB or more are not supported');
+    const deflated = opts.deflate ? zlib.deflateRawSync(e.data, { level: 6 }) : null;
+    const method = deflated && deflated.byteLength < e.data.byteLength ? 8 : 0;
+    const body = method === 8 ? deflated! : e.data;
+    if (body.byteLength >= 0xffffffff || offset >= 0xffffffff) throw new RangeError('encodeZip: archives of 4 GiB or more are not supported');
     const local = Buffer.alloc(30 + name.length);
     local.writeUInt32LE(LOCAL_SIG, 0);
     local.writeUInt16LE(20, 4); // version needed
     local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt16LE(method, 8); // 0 stored, 8 deflate
     local.writeUInt16LE(time, 10);
     local.writeUInt16LE(date, 12);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(e.data.byteLength, 18);
+    local.writeUInt32LE(body.byteLength, 18);
     local.writeUInt32LE(e.data.byteLength, 22);
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(0, 28);
@@ -219,18 +225,18 @@ export function encodeZip(entries: Array<{ name: string; data: Uint8Array }>): U
     cen.writeUInt16LE(20, 4); // made by
     cen.writeUInt16LE(20, 6);
     cen.writeUInt16LE(0x0800, 8);
-    cen.writeUInt16LE(0, 10);
+    cen.writeUInt16LE(method, 10);
     cen.writeUInt16LE(time, 12);
     cen.writeUInt16LE(date, 14);
     cen.writeUInt32LE(crc, 16);
-    cen.writeUInt32LE(e.data.byteLength, 20);
+    cen.writeUInt32LE(body.byteLength, 20);
     cen.writeUInt32LE(e.data.byteLength, 24);
     cen.writeUInt16LE(name.length, 28);
     cen.writeUInt32LE(offset, 42);
     name.copy(cen, 46);
-    chunks.push(local, e.data);
+    chunks.push(local, body);
     central.push(cen);
-    offset += local.length + e.data.byteLength;
+    offset += local.length + body.byteLength;
   }
   const cdSize = central.reduce((s, c) => s + c.length, 0);
   if (entries.length > 0xffff || offset + cdSize >= 0xffffffff) throw new RangeError('encodeZip: too many entries or too large');
@@ -320,8 +326,8 @@ export function decodeZip(buf: Uint8Array, what: string): Map<string, Uint8Array
 }
 
 /** Writes arrays (key -> .npy bytes) as an .npz; numpy.load(file)[key] reads each. */
-export function encodeNpz(arrays: Array<{ key: string; npy: Uint8Array }>): Uint8Array[] {
-  return encodeZip(arrays.map((a) => ({ name: `${a.key}.npy`, data: a.npy })));
+export function encodeNpz(arrays: Array<{ key: string; npy: Uint8Array }>, opts: { deflate?: boolean } = {}): Uint8Array[] {
+  return encodeZip(arrays.map((a) => ({ name: `${a.key}.npy`, data: a.npy })), opts);
 }
 
 /** Reads every array of an .npz (keys without the .npy suffix, as numpy.load names them). */
