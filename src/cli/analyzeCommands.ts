@@ -2,7 +2,7 @@
  * `piggyback analyze …`, `piggyback export` and `piggyback import-mask`: analyses and
  * exchange formats over a project's stored masks (issue #10). Registered by buildProgram.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PiggybackError } from '../core/errors';
 import type { LayerFilterReport } from '../core/project/filters';
 import type { ForgettingMatrixResult } from '../core/engine';
@@ -77,6 +77,29 @@ export function formatForgetting(r: ForgettingMatrixResult): string {
   return out.join('\n');
 }
 
+const number = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+const posInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+  return n;
+};
+const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), native (oneDNN addon), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto');
+
+/** Ctrl-C cancels cleanly between steps, a second Ctrl-C exits. */
+function cancellation(): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\ncancelling after this step (Ctrl-C again to force)...\n');
+    ac.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return ac.signal;
+}
+
 function parsePair(v: string): [string, string] {
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
@@ -106,13 +129,13 @@ export function registerAnalysisCommands(program: Command): void {
     .command('forgetting')
     .description("the accuracy matrix (rows: tasks in training order; columns: after task k was added), forgetting and BWT, re-evaluating every task; for Piggyback exactly zero")
     .argument('<project>', 'mask project folder')
-    .addOption(new Option('--backend <name>', 'tensorflow, native, wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'))
+    .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       const { forgettingMatrix } = await import('../core/engine');
       const r = await forgettingMatrix({ projectDir: project, backend: o.backend }, (t, i, n) => {
         if (!o.json) process.stderr.write(`evaluating ${t} (${i + 1}/${n})\n`);
-      });
+      }, cancellation());
       print(o.json, r, () => formatForgetting(r));
     });
 
@@ -124,7 +147,7 @@ export function registerAnalysisCommands(program: Command): void {
     .addOption(new Option('--format <format>', 'layers-model: a folder with model.json + weights.bin (W⊙m baked into the kernels, the task\'s BN, the head as a final Dense; outputs logits). npz: one array per masked layer named as the layer, in the Keras kernel layout, uint8 0/1 (int8 -1/0/+1 for ternary), plus __meta__').choices(['layers-model', 'npz']).makeOptionMandatory())
     .requiredOption('--out <path>', 'folder (layers-model) or .npz file (npz) to write')
     .option('--overwrite', 'replace an existing export')
-    .addOption(new Option('--backend <name>', 'for layers-model: tensorflow, native, wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'))
+    .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       if (o.format === 'npz') {
@@ -151,13 +174,37 @@ export function registerAnalysisCommands(program: Command): void {
 
   program
     .command('import-mask')
-    .description('store a mask trained elsewhere (an .npz, one array per masked layer in Keras layout) as a new task. The head, class names, dataset and per-task BN are copied from --head-from: that head was trained for the other task\'s mask, so the new task\'s accuracy is unknown until you run `piggyback eval` (no head is trained here)')
+    .description('store a mask trained elsewhere (an .npz, one array per masked layer in Keras layout) as a new task. A mask needs a head: either --dataset D trains a fresh head on D with the mask fixed as imported (and the backbone\'s BN), and stores its test accuracy; or --head-from TASK copies TASK\'s head, classes, dataset and BN as they are: that head was trained for TASK\'s mask, so the accuracy stays unknown until `piggyback eval`')
     .argument('<project>', 'mask project folder')
     .requiredOption('--task <name>', 'name of the new task')
     .requiredOption('--npz <file>', 'the mask archive (numpy.savez or savez_compressed; see README for converting PyTorch masks)')
-    .requiredOption('--head-from <task>', 'existing task whose head (same classes), dataset and BN the new task uses')
+    .option('--dataset <spec>', 'train a fresh head on this dataset (built-in id, IDX folder or image folder); the mask is not changed')
+    .option('--head-from <task>', 'instead, copy the head (same classes), dataset and BN of this existing task; no training')
+    .option('--epochs <n>', 'with --dataset: epochs of head training (default 30)', posInt('epochs'))
+    .option('--batch-size <n>', 'with --dataset: batch size (default 32)', posInt('batch size'))
+    .option('--lr-head <x>', 'with --dataset: Adam learning rate of the head (default 1e-4)', number('lr-head'))
+    .option('--seed <n>', 'with --dataset: random seed (default 1)', number('seed'))
+    .option('--train-per-class <n>', 'with --dataset: at most n training images per class', posInt('train-per-class'))
+    .option('--test-limit <n>', 'with --dataset: at most n test images', posInt('test-limit'))
+    .option('--val-fraction <x>', 'with --dataset: fraction of training images held out (default 0.1)', number('val-fraction'))
+    .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
+      if (Boolean(o.dataset) === Boolean(o.headFrom)) {
+        throw new PiggybackError('BAD_ARGUMENT', o.dataset ? 'pass either --dataset or --head-from, not both' : 'an imported mask needs a head: pass --dataset D (train a fresh head) or --head-from TASK (copy one)',
+          'see `piggyback import-mask --help`');
+      }
+      if (o.dataset) {
+        const { importMaskTrainHead } = await import('../core/engine');
+        const { progressPrinter } = await import('./progress');
+        const { formatTask } = await import('./format');
+        const t = await importMaskTrainHead({
+          projectDir: project, task: o.task, npzFile: o.npz, dataset: o.dataset, backend: o.backend,
+          options: { epochs: o.epochs, batchSize: o.batchSize, lrHead: o.lrHead, seed: o.seed }, trainPerClass: o.trainPerClass, testLimit: o.testLimit, valFraction: o.valFraction,
+        }, progressPrinter({ json: o.json }), cancellation());
+        print(o.json, t, () => `imported the mask of ${o.npz} and trained a fresh head on ${o.dataset} (mask unchanged)\n${formatTask(t)}`);
+        return;
+      }
       const { importMaskNpz } = await import('../core/project/maskExchange');
       const r = importMaskNpz({ projectDir: project, task: o.task, npzFile: o.npz, headFrom: o.headFrom });
       print(o.json, r, () => {

@@ -18,6 +18,7 @@ import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
 import { createProject as createProjectDir, openProject, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
 import { forgettingFromMatrix, type ForgettingSummary } from './project/forgetting';
+import { readMaskNpz } from './project/maskExchange';
 import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import { evaluateLogits } from './train/batches';
@@ -469,6 +470,72 @@ export async function exportTaskModel(req: ExportTaskModelRequest): Promise<Expo
   } finally {
     net.dispose();
   }
+}
+
+export interface ImportMaskTrainHeadRequest extends BackendRequest {
+  projectDir: string;
+  /** Name of the new task. */
+  task: string;
+  /** The mask archive (see project/maskExchange.ts). */
+  npzFile: string;
+  /** Dataset the new head is trained on (as for trainTask). */
+  dataset: string;
+  /** Epochs, batch size, lrHead, seed... (lrMask is unused: the mask stays as imported; BN is the backbone's). */
+  options?: Partial<TrainOptions>;
+  trainPerClass?: number;
+  testLimit?: number;
+  valFraction?: number;
+}
+
+/**
+ * Imports an .npz mask as a new task and trains a fresh head for it on `dataset`, with the
+ * mask fixed exactly as imported (only the head's kernel and bias receive gradients) and the
+ * backbone's own BatchNorm. The stored test accuracy is that of the imported mask with this head.
+ */
+export async function importMaskTrainHead(req: ImportMaskTrainHeadRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats> {
+  checkCanSaveTask(req.projectDir, req.task);
+  checkDatasetSpec(req.dataset);
+  let handle = openProject(req.projectDir);
+  const imported = readMaskNpz(handle, req.npzFile); // every check before any long work
+  const opts = resolveOptions({ ...req.options, maskKind: imported.kind, bnMode: 'frozen' }, handle.manifest.threshold);
+  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  const sizes = handle.manifest.layers.map((l) => l.size);
+  const layerSparsity = imported.layers.map((l, i) => (sizes[i] ? (sizes[i] - l.kept) / sizes[i] : 0));
+  await wrapEvents(onEvent, req.task, async () => {
+    const info = await useBackend(req);
+    const opened = await openWithBackbone(req.projectDir);
+    handle = opened.handle;
+    const { backbone } = opened;
+    const data = await loadTaskData(backbone, req.dataset, limits, opts.seed);
+    const t0 = performance.now();
+    tf.engine().startScope();
+    const net = new PiggybackNet(backbone, data.train.classNames.length, { ...opts, name: req.task }, { masks: imported.masks });
+    try {
+      const headOnly: TaskNet = {
+        groups: [{ lr: 'head', vars: [net.head.kernel, net.head.bias] }],
+        logits: (x, training) => net.logits(x, training),
+        afterStep: () => {},
+        dispose: () => {},
+      };
+      const history = await trainLoop(headOnly, data, opts, {
+        task: req.task, method: 'piggyback', backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal,
+        maskStats: () => ({ layerSparsity, bitsFlipped: 0 }),
+      });
+      const evaluation = evaluateLogits(data.test, (x) => net.logits(x, false));
+      const trainSeconds = (performance.now() - t0) / 1000;
+      saveTask(req.projectDir, {
+        name: req.task, dataset: req.dataset, classNames: data.train.classNames, options: opts, dataLimits: limits,
+        masks: imported.masks,
+        head: { kernel: net.head.kernel.dataSync() as Float32Array, shape: [backbone.featureSize, data.train.classNames.length], bias: net.head.bias.dataSync() as Float32Array },
+        history, testAccuracy: evaluation.accuracy, evaluation, trainSeconds,
+      });
+      onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: trainSeconds });
+    } finally {
+      net.dispose();
+      tf.engine().endScope();
+    }
+  });
+  return taskStats(req.projectDir, req.task);
 }
 
 export interface ForgettingMatrixResult extends ForgettingSummary {

@@ -28,11 +28,12 @@ function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp
 }
 
 let project: string;
+let data: string;
 
 before(async () => {
   await useWasm();
   const modelPath = await savedReferenceCnn(8);
-  const data = writeIdxDataset(quadrantDataset(96, 2), 64);
+  data = writeIdxDataset(quadrantDataset(96, 2), 64);
   project = path.join(tmpDir('pb-cli-an-'), 'proj');
   await engine.createProject({ projectDir: project, modelPath, backend: 'wasm' });
   const quick = { epochs: 1, batchSize: 16, lrMask: 5e-3, lrHead: 1e-2, lrDecayEvery: 0 };
@@ -111,6 +112,22 @@ test('export npz and import-mask: the imported task has the exported masks; erro
   assert.deepEqual(loadTask(project, 'c').masks, loadTask(project, 'a').masks);
   assert.deepEqual(loadTask(project, 'c').head, loadTask(project, 'b').head);
   assert.match(cli('import-mask', '--help').stdout, /--head-from <task>/);
+
+  // A fresh head trained on the imported mask, which stays exactly as imported.
+  const t = cli('import-mask', project, '--task', 'fresh', '--npz', out, '--dataset', data, '--epochs', '3', '--lr-head', '1e-2', '--backend', 'wasm', '--json');
+  assert.equal(t.code, 0, t.stderr);
+  const fresh = JSON.parse(t.stdout.slice(t.stdout.indexOf('{\n')));
+  assert.equal(fresh.name, 'fresh');
+  assert.equal(fresh.history.length, 3);
+  assert.ok(fresh.history.every((e: { bitsFlipped: number }) => e.bitsFlipped === 0));
+  assert.ok(fresh.testAccuracy > 0.5, `a head on a's mask learns the quadrant task: ${fresh.testAccuracy}`);
+  assert.deepEqual(loadTask(project, 'fresh').masks, loadTask(project, 'a').masks);
+  assert.notDeepEqual(loadTask(project, 'fresh').head.kernel, loadTask(project, 'a').head.kernel);
+  const ev = cli('eval', project, '--task', 'fresh', '--backend', 'wasm', '--json');
+  assert.equal(JSON.parse(ev.stdout).accuracy, fresh.testAccuracy, 'the stored accuracy is what eval finds');
+  assertOneLineError(cli('import-mask', project, '--task', 'x', '--npz', out), /an imported mask needs a head: pass --dataset D .* or --head-from TASK/);
+  assertOneLineError(cli('import-mask', project, '--task', 'x', '--npz', out, '--dataset', data, '--head-from', 'a'), /either --dataset or --head-from, not both/);
+  assertOneLineError(cli('import-mask', project, '--task', 'x', '--npz', `${out}.bad`, '--dataset', data), /is not a zip archive/);
 });
 
 test('export layers-model: a loadable model folder, checked against the engine', () => {

@@ -20,7 +20,7 @@ import { withFsErrors } from '../fsErrors';
 import { writeFileAtomic } from './atomic';
 import { unpackLayer } from './maskFile';
 import { decodeNpz, encodeNpy, encodeNpz, npyValues, NpzFormatError, type NpyArray } from './npz';
-import { openProject, taskDirOf } from './projectDir';
+import { openProject, taskDirOf, type ProjectHandle } from './projectDir';
 import { checkCanSaveTask, loadTask, loadTaskForStats, saveTask, taskMetaOf } from './taskFiles';
 import type { TaskMeta } from './taskMeta';
 
@@ -134,10 +134,20 @@ export interface ImportMaskResult {
 }
 
 /** Imports an .npz mask (as exportMasksNpz writes, or made elsewhere) as a new task. */
-export function importMaskNpz(req: ImportMaskRequest): ImportMaskResult {
-  checkCanSaveTask(req.projectDir, req.task);
-  const h = openProject(req.projectDir);
-  const file = path.resolve(req.npzFile);
+/** The masks of an .npz, validated against a project's masked layers (see the file comment). */
+export interface NpzMasks {
+  kind: MaskKind;
+  /** One per masked layer in manifest order: 0/1 (binary) or -1/0/+1 (ternary). */
+  masks: Array<Uint8Array | Int8Array>;
+  /** Per layer: kept entries and size. */
+  layers: Array<{ name: string; kept: number; size: number }>;
+  /** Arrays present in the archive that are not imported (scores). */
+  ignored: string[];
+}
+
+/** Reads and validates an .npz mask for project `h`; one PiggybackError line on anything wrong. */
+export function readMaskNpz(h: ProjectHandle, npzFile: string): NpzMasks {
+  const file = path.resolve(npzFile);
   function fail(what: string, hint = 'export the mask again, one array per masked layer in Keras layout (see README, "Masks as NumPy .npz")'): never {
     throw new PiggybackError('BAD_MASK_FILE', `${file}: ${what}`, hint);
   }
@@ -204,6 +214,17 @@ export function importMaskNpz(req: ImportMaskRequest): ImportMaskResult {
   }
   const kind: MaskKind = anyNegative || declaredKind === 'ternary' ? 'ternary' : 'binary';
   if (declaredKind === 'binary' && anyNegative) fail(`${NPZ_META_KEY} says binary but the arrays hold -1 entries`);
+  return {
+    kind, ignored,
+    masks: kind === 'binary' ? masks.map((m) => new Uint8Array(m.buffer, m.byteOffset, m.length)) : masks,
+    layers: layers.map((l, i) => ({ name: l.name, kept: masks[i].reduce((s, x) => s + (x !== 0 ? 1 : 0), 0), size: l.size })),
+  };
+}
+
+export function importMaskNpz(req: ImportMaskRequest): ImportMaskResult {
+  checkCanSaveTask(req.projectDir, req.task);
+  const h = openProject(req.projectDir);
+  const { kind, masks, layers, ignored } = readMaskNpz(h, req.npzFile);
   const src = loadTask(h.dir, req.headFrom);
   const artifacts = {
     name: req.task,
@@ -211,7 +232,7 @@ export function importMaskNpz(req: ImportMaskRequest): ImportMaskResult {
     classNames: src.classNames,
     options: { ...src.options, maskKind: kind },
     ...(src.dataLimits ? { dataLimits: src.dataLimits } : {}),
-    masks: kind === 'binary' ? masks.map((m) => new Uint8Array(m.buffer, m.byteOffset, m.length)) : masks,
+    masks,
     head: src.head,
     ...(src.bn ? { bn: src.bn } : {}),
     history: [],
@@ -219,8 +240,5 @@ export function importMaskNpz(req: ImportMaskRequest): ImportMaskResult {
     trainSeconds: 0,
   };
   const meta = saveTask(h.dir, artifacts);
-  return {
-    meta, maskKind: kind, ignored,
-    layers: layers.map((l, i) => ({ name: l.name, kept: masks[i].reduce((s, x) => s + (x !== 0 ? 1 : 0), 0), size: l.size })),
-  };
+  return { meta, maskKind: kind, ignored, layers };
 }
