@@ -154,3 +154,48 @@ test("nsfwjs' MobileNetV2 (depthwise, residual adds, ReLU6): a ternary per-task-
   bb.dispose();
   x.dispose();
 });
+
+test('a Sequential user model kept whole, BN without scale/center trained per task, depthwise multiplier 2: exports exactly', async () => {
+  const { saveLayersModelFile } = await import('../../src/core/model/modelIO');
+  const { saveTask } = await import('../../src/core/project/taskFiles');
+  const { DEFAULT_TRAIN_OPTIONS } = await import('../../src/core/types');
+  const { rng } = await import('../helpers/xorshift');
+  const m = tf.sequential({ layers: [
+    tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 4, kernelSize: 3, name: 'c1' }),
+    tf.layers.batchNormalization({ center: false, scale: false, name: 'b1' }),
+    tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, useBias: false, name: 'dw' }),
+    tf.layers.flatten({ name: 'fl' }),
+    tf.layers.dense({ units: 5, useBias: false, activation: 'relu', name: 'd1' }),
+  ] });
+  const p = await saveLayersModelFile(m, tmpDir('pb-seq-'));
+  m.dispose();
+  const dir = path.join(tmpDir('pb-proj-'), 'seq');
+  await engine.createProject({ projectDir: dir, modelPath: p, keepTop: true, backend: 'wasm' });
+  const bb = await Backbone.load(p);
+  const r = rng(5);
+  const vec = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+  const a = {
+    name: 't', dataset: 'x', classNames: ['a', 'b', 'c'], options: { ...DEFAULT_TRAIN_OPTIONS, bnMode: 'trainable' as const },
+    masks: bb.layers.map((l) => Uint8Array.from({ length: l.size }, () => (r() < 0.7 ? 1 : 0))),
+    head: { kernel: vec(bb.featureSize * 3, -0.5, 0.5), shape: [bb.featureSize, 3] as [number, number], bias: vec(3, -0.5, 0.5) },
+    bn: bb.bnLayers.map((b) => ({ layer: b.name, gamma: vec(b.channels, 0.5, 1.5), beta: vec(b.channels, -0.5, 0.5), movingMean: vec(b.channels, -0.5, 0.5), movingVariance: vec(b.channels, 0.5, 1.5) })),
+    history: [], testAccuracy: NaN, trainSeconds: 0,
+  };
+  saveTask(dir, a);
+  const res = await engine.exportTaskModel({ projectDir: dir, task: 't', outDir: path.join(tmpDir('pb-export-'), 'seq'), backend: 'wasm' });
+  const { model } = await loadLayersModelFile(res.modelPath);
+  assert.deepEqual(model.layers.map((l) => l.name).slice(-2), ['d1', 'piggyback_head']);
+  const x = tf.randomUniform([5, 12, 12, 2], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const net = new PiggybackNet(bb, 3, { ...a.options, name: 't' }, { masks: a.masks, head: a.head, bn: a.bn });
+  const got = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  const want = tf.tidy(() => net.logits(x, false).dataSync() as Float32Array);
+  const maxDiff = got.reduce((mx, v, i) => Math.max(mx, Math.abs(v - want[i])), 0);
+  assert.ok(maxDiff < 1e-4, `max |logit difference| ${maxDiff}`);
+  // The task's gamma/beta are in the export although the backbone's BN had neither.
+  const bnWeights = model.getLayer('b1').getWeights().map((w) => Array.from(w.dataSync()));
+  assert.deepEqual(bnWeights[0], Array.from(a.bn[0].gamma));
+  net.dispose();
+  model.dispose();
+  bb.dispose();
+  x.dispose();
+});
