@@ -109,7 +109,7 @@ function parsePair(v: string): [string, string] {
 }
 
 export function registerAnalysisCommands(program: Command): void {
-  const analyze = program.command('analyze').description('analyses of stored masks beyond `stats` (see `analyze --help`)');
+  const analyze = program.command('analyze').description('analyses of stored masks beyond `stats`: per-filter views, the forgetting matrix');
 
   analyze
     .command('filters')
