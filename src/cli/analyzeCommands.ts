@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PiggybackError } from '../core/errors';
-import type { LayerFilterReport } from '../core/project/filters';
+import type { FilterSummary, LayerFilterReport } from '../core/project/filters';
 import type { ForgettingMatrixResult } from '../core/engine';
 import { bytes, pct, table } from './format';
 
@@ -100,6 +100,15 @@ function cancellation(): AbortSignal {
   return ac.signal;
 }
 
+/** Human rendering of the per-layer dead-filter summary. */
+export function formatFilterSummary(s: FilterSummary): string {
+  const out = s.skipped.map((x) => `skipped task ${x.task}: ${x.reason}`);
+  if (s.tasks.length === 0) return [...out, 'no readable task: train one first'].join('\n');
+  out.push('dead filters (no weight kept) per layer and task; `--layer L` shows every filter:');
+  out.push(table([['layer', 'kind', 'filters', 'weights/filter', ...s.tasks], ...s.layers.map((l) => [l.layer, l.kind, String(l.filters), String(l.weightsPerFilter), ...l.dead.map(String)])]));
+  return out.join('\n');
+}
+
 function parsePair(v: string): [string, string] {
   const parts = v.split(',').map((s) => s.trim());
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
@@ -115,12 +124,18 @@ export function registerAnalysisCommands(program: Command): void {
     .command('filters')
     .description('per output filter of a layer: kept fraction for every task, dead filters; a filter-level diff of two tasks; kept count per kernel position for one task')
     .argument('<project>', 'mask project folder')
-    .requiredOption('--layer <name>', 'masked layer (as `stats` lists them)')
+    .option('--layer <name>', 'masked layer (as `stats` lists them); without it, the dead filters of every layer and task')
     .option('--task <name>', 'also show the kept count at each kernel position of every filter for this task (conv and depthwise layers)')
     .option('--diff <a,b>', 'also show, per filter, the weights kept by both tasks, by a only and by b only')
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
-      const { analyzeLayerFilters } = await import('../core/project/filters');
+      const { analyzeLayerFilters, summarizeFilters } = await import('../core/project/filters');
+      if (!o.layer) {
+        if (o.task || o.diff) throw new PiggybackError('BAD_ARGUMENT', `${o.task ? '--task' : '--diff'} needs --layer`, 'name the layer with --layer L (`piggyback stats` lists them)');
+        const s = summarizeFilters(project);
+        print(o.json, s, () => formatFilterSummary(s));
+        return;
+      }
       const r = analyzeLayerFilters(project, o.layer, { diff: o.diff ? parsePair(o.diff) : undefined, positionsOf: o.task });
       print(o.json, r, () => formatFilterReport(r));
     });

@@ -66,6 +66,13 @@ test('analyze filters: filters x tasks, diff and kernel positions, human and JSO
   assert.match(h.stdout, /task a: kept weights at each kernel position/);
   const row0 = h.stdout.split('\n').find((l) => /^0\s/.test(l))!;
   assert.match(row0, new RegExp(`${(100 * r.tasks[0].fraction[0]).toFixed(1)}%`));
+  const sum = cli('analyze', 'filters', project, '--json');
+  assert.equal(sum.code, 0, sum.stderr);
+  const sj = JSON.parse(sum.stdout);
+  assert.deepEqual(sj.layers.map((l: { layer: string }) => l.layer), ['conv1', 'conv2', 'conv3', 'conv4', 'fc1']);
+  assert.deepEqual(sj.layers[1].dead, r.tasks.map((t: { dead: number[] }) => t.dead.length));
+  assert.match(cli('analyze', 'filters', project).stdout, /dead filters \(no weight kept\) per layer and task/);
+  assertOneLineError(cli('analyze', 'filters', project, '--diff', 'a,b'), /--diff needs --layer/);
   assertOneLineError(cli('analyze', 'filters', project, '--layer', 'nope'), /no masked layer named "nope".*masked layers: conv1, conv2, conv3, conv4, fc1/);
   assertOneLineError(cli('analyze', 'filters', project, '--layer', 'fc1', '--task', 'a'), /fc1 is a dense layer/);
   assertOneLineError(cli('analyze', 'filters', project, '--layer', 'conv1', '--diff', 'a,zz'), /no task "zz"/);

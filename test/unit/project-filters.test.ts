@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packBinary, packTernary } from '../../src/core/project/bitpack';
-import { analyzeLayerFilters, filterDiff, filterGeometry, keptPerFilter, keptPerPosition } from '../../src/core/project/filters';
+import { analyzeLayerFilters, filterDiff, filterGeometry, keptPerFilter, keptPerPosition, summarizeFilters } from '../../src/core/project/filters';
 import { saveTask } from '../../src/core/project/taskFiles';
 import type { MaskedLayerInfo } from '../../src/core/types';
 import { LAYERS, artifacts, code, newProject } from '../helpers/storeFixtures';
@@ -99,6 +99,12 @@ test('a project: every layer against naive loops, multi-word masks, damaged task
     else assert.equal(r.positions, undefined);
   }
   assert.ok(analyzeLayerFilters(dir, 'conv2').tasks[0].dead.includes(5), 'filter 5 of conv2 is off in task a');
+  // The summary: dead filters per layer and task, the same as the per-layer view.
+  const sum = summarizeFilters(dir);
+  assert.deepEqual(sum.tasks, ['a', 'b']);
+  assert.deepEqual(sum.skipped.map((x) => x.task), ['broken']);
+  assert.deepEqual(sum.layers.map((l) => l.dead), LAYERS.map((l) => analyzeLayerFilters(dir, l.name).tasks.map((t) => t.dead.length)));
+  assert.ok(sum.layers.find((l) => l.layer === 'conv2')!.dead[0] >= 1);
   // Naming a damaged task, an unknown layer or task, or a dense layer for positions fails in one line.
   assert.match(code(() => analyzeLayerFilters(dir, 'conv1', { diff: ['a', 'broken'] })), /BAD_MASK_FILE/);
   assert.match(code(() => analyzeLayerFilters(dir, 'nope')), /BAD_ARGUMENT: no masked layer named "nope".*/);

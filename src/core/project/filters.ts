@@ -212,3 +212,31 @@ export function analyzeLayerFilters(dir: string, layer: string, opts: { diff?: [
   }
   return report;
 }
+
+/** Per layer, the dead filters (no weight kept) of every task: what `analyze filters` shows without --layer. */
+export interface FilterSummary {
+  tasks: string[];
+  layers: Array<{ layer: string; kind: MaskedLayerInfo['kind']; filters: number; weightsPerFilter: number; dead: number[] }>;
+  skipped: Array<{ task: string; reason: string }>;
+}
+
+export function summarizeFilters(dir: string): FilterSummary {
+  const h = openProject(dir);
+  const tasks: string[] = [];
+  const packed: PackedMask[][] = [];
+  const skipped: FilterSummary['skipped'] = [];
+  for (const t of h.manifest.tasks) {
+    try {
+      packed.push(loadTaskForStats(h, taskMetaOf(h, t), true).packed);
+      tasks.push(t);
+    } catch (e) {
+      if (!(e instanceof PiggybackError)) throw e;
+      skipped.push({ task: t, reason: e.oneLine() });
+    }
+  }
+  const layers = h.manifest.layers.map((l, li) => {
+    const g = filterGeometry(l);
+    return { layer: l.name, kind: l.kind, filters: g.filters, weightsPerFilter: g.weightsPerFilter, dead: packed.map((p) => keptPerFilter(l, p[li]).filter((k) => k === 0).length) };
+  });
+  return { tasks, layers, skipped };
+}
