@@ -451,13 +451,14 @@ export async function exportTaskModel(req: ExportTaskModelRequest): Promise<Expo
     });
     try {
       const images = 4;
-      const maxAbsLogitDiff = tf.tidy(() => {
+      const [maxAbsLogitDiff, scale] = tf.tidy(() => {
         const x = tf.randomUniform([images, ...backbone.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
         const want = net.logits(x, false);
         const got = model.predict(x) as tf.Tensor;
-        return tf.max(tf.abs(tf.sub(got, want))).dataSync()[0];
+        return [tf.max(tf.abs(tf.sub(got, want))).dataSync()[0], tf.max(tf.abs(want)).dataSync()[0]];
       });
-      if (!(maxAbsLogitDiff <= 1e-3)) {
+      // float32 rounding of a different but equivalent kernel order grows with the logits' size
+      if (!(maxAbsLogitDiff <= 1e-3 * Math.max(1, scale))) {
         throw new PiggybackError('BAD_MODEL', `the exported model of task ${req.task} differs from the engine by ${maxAbsLogitDiff} in a logit; nothing was written`, 'this is a bug: please report it with the backbone used');
       }
       fs.mkdirSync(out, { recursive: true });
