@@ -15,6 +15,7 @@ import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
 import { addInferTaskCommand, addSimilarityCommand } from './similarityCommand';
 import { addDynamicsCommand } from './dynamicsCommand';
+import { registerAnalysisCommands } from './analyzeCommands';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
@@ -285,6 +286,7 @@ export function buildProgram(): Command {
       if (r.forgetting.some((f) => !f.passed)) throw new PiggybackError('BAD_PROJECT', 'the no-forgetting check failed', 'see the no-forgetting section of results.md');
     });
 
+  registerAnalysisCommands(program);
   return program;
 }
 

@@ -11,11 +11,14 @@ import { initBackend, type BackendInfo, type BackendPreference } from './backend
 import { PiggybackError, isPiggybackError } from './errors';
 import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
-import { findClassifierTop, readModelTopology, type ClassifierTop } from './model/modelIO';
+import { findClassifierTop, readModelTopology, saveLayersModelFile, type ClassifierTop } from './model/modelIO';
+import { buildTaskModel } from './model/exportTask';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
 import { defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
 import { createProject as createProjectDir, openProject, taskDirOf, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
+import { forgettingFromMatrix, type ForgettingSummary } from './project/forgetting';
+import { readMaskNpz } from './project/maskExchange';
 import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, loadTaskScores, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import type { TaskMeta } from './project/taskMeta';
@@ -422,6 +425,213 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
 /** Reads manifest + packed masks only: no TF.js work, fast, safe to call from the extension host. */
 export function projectStats(projectDir: string): ProjectStats {
   return readProjectStats(projectDir);
+}
+
+export interface ExportTaskModelRequest extends BackendRequest {
+  projectDir: string;
+  task: string;
+  /** Folder for model.json + weights.bin; must not hold a model unless `overwrite`. */
+  outDir: string;
+  overwrite?: boolean;
+}
+
+export interface ExportTaskModelResult {
+  modelPath: string;
+  bytes: number;
+  task: string;
+  classNames: string[];
+  /** The model outputs logits (apply softmax for probabilities). */
+  output: 'logits';
+  /** Before writing: the export and the engine on the same seeded random images. */
+  check: { images: number; maxAbsLogitDiff: number };
+  backend: string;
+}
+
+/**
+ * Writes task `task` as a standalone TF.js LayersModel (W ⊙ m baked in, the task's BN, the head
+ * as a final Dense; see model/exportTask.ts), after checking on seeded random inputs that it
+ * predicts the engine's logits for that task.
+ */
+export async function exportTaskModel(req: ExportTaskModelRequest): Promise<ExportTaskModelResult> {
+  const info = await useBackend(req);
+  const out = path.resolve(req.outDir);
+  if (fs.existsSync(out)) {
+    if (!fs.statSync(out).isDirectory()) throw new PiggybackError('BAD_ARGUMENT', `${out} is a file; a LayersModel export is a folder (model.json + weights.bin)`, 'give --out a folder that does not exist yet');
+    if (fs.readdirSync(out).length > 0 && !req.overwrite) throw new PiggybackError('BAD_ARGUMENT', `${out} is not empty`, 'pass --overwrite to write into it, or choose an empty or new folder');
+  }
+  const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
+  try {
+    const model = await buildTaskModel(backbone, {
+      task: req.task, classNames: artifacts.classNames, maskKind: artifacts.options.maskKind, masks: artifacts.masks, head: artifacts.head, bn: artifacts.bn,
+    });
+    try {
+      const images = 4;
+      const [maxAbsLogitDiff, scale] = tf.tidy(() => {
+        const x = tf.randomUniform([images, ...backbone.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
+        const want = net.logits(x, false);
+        const got = model.predict(x) as tf.Tensor;
+        return [tf.max(tf.abs(tf.sub(got, want))).dataSync()[0], tf.max(tf.abs(want)).dataSync()[0]];
+      });
+      // float32 rounding of a different but equivalent kernel order grows with the logits' size
+      if (!(maxAbsLogitDiff <= 1e-3 * Math.max(1, scale))) {
+        throw new PiggybackError('BAD_MODEL', `the exported model of task ${req.task} differs from the engine by ${maxAbsLogitDiff} in a logit; nothing was written`, 'this is a bug: please report it with the backbone used');
+      }
+      fs.mkdirSync(out, { recursive: true });
+      const modelPath = await saveLayersModelFile(model, out);
+      const bytes = fs.statSync(modelPath).size + fs.statSync(path.join(out, 'weights.bin')).size;
+      return { modelPath, bytes, task: req.task, classNames: artifacts.classNames, output: 'logits', check: { images, maxAbsLogitDiff }, backend: info.detail };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    net.dispose();
+  }
+}
+
+export interface ImportMaskTrainHeadRequest extends BackendRequest {
+  projectDir: string;
+  /** Name of the new task. */
+  task: string;
+  /** The mask archive (see project/maskExchange.ts). */
+  npzFile: string;
+  /** Dataset the new head is trained on (as for trainTask). */
+  dataset: string;
+  /** Epochs, batch size, lrHead, seed... (lrMask is unused: the mask stays as imported; BN is the backbone's). */
+  options?: Partial<TrainOptions>;
+  trainPerClass?: number;
+  testLimit?: number;
+  valFraction?: number;
+}
+
+/**
+ * Imports an .npz mask as a new task and trains a fresh head for it on `dataset`, with the
+ * mask fixed exactly as imported (only the head's kernel and bias receive gradients) and the
+ * backbone's own BatchNorm. The stored test accuracy is that of the imported mask with this head.
+ */
+export async function importMaskTrainHead(req: ImportMaskTrainHeadRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats> {
+  checkCanSaveTask(req.projectDir, req.task);
+  checkDatasetSpec(req.dataset);
+  let handle = openProject(req.projectDir);
+  const imported = readMaskNpz(handle, req.npzFile); // every check before any long work
+  const opts = resolveOptions({ ...req.options, maskKind: imported.kind, bnMode: 'frozen' }, handle.manifest.threshold);
+  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  const sizes = handle.manifest.layers.map((l) => l.size);
+  const layerSparsity = imported.layers.map((l, i) => (sizes[i] ? (sizes[i] - l.kept) / sizes[i] : 0));
+  await wrapEvents(onEvent, req.task, async () => {
+    const info = await useBackend(req);
+    const opened = await openWithBackbone(req.projectDir);
+    handle = opened.handle;
+    const { backbone } = opened;
+    const data = await loadTaskData(backbone, req.dataset, limits, opts.seed);
+    const t0 = performance.now();
+    tf.engine().startScope();
+    const net = new PiggybackNet(backbone, data.train.classNames.length, { ...opts, name: req.task }, { masks: imported.masks });
+    try {
+      const headOnly: TaskNet = {
+        groups: [{ lr: 'head', vars: [net.head.kernel, net.head.bias] }],
+        logits: (x, training) => net.logits(x, training),
+        afterStep: () => {},
+        dispose: () => {},
+      };
+      const history = await trainLoop(headOnly, data, opts, {
+        task: req.task, method: 'piggyback', backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal,
+        maskStats: () => ({ layerSparsity, bitsFlipped: 0 }),
+      });
+      const evaluation = evaluateLogits(data.test, (x) => net.logits(x, false));
+      const trainSeconds = (performance.now() - t0) / 1000;
+      saveTask(req.projectDir, {
+        name: req.task, dataset: req.dataset, classNames: data.train.classNames, options: opts, dataLimits: limits,
+        masks: imported.masks,
+        head: { kernel: net.head.kernel.dataSync() as Float32Array, shape: [backbone.featureSize, data.train.classNames.length], bias: net.head.bias.dataSync() as Float32Array },
+        history, testAccuracy: evaluation.accuracy, evaluation, trainSeconds,
+      });
+      onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: trainSeconds });
+    } finally {
+      net.dispose();
+      tf.engine().endScope();
+    }
+  });
+  return taskStats(req.projectDir, req.task);
+}
+
+export interface ForgettingMatrixResult extends ForgettingSummary {
+  /** Tasks in the order they were added (task.json createdAt). */
+  tasks: string[];
+  /** accuracy[i][k]: task i's test accuracy after task k was added; null before task i existed or when unknown. */
+  accuracy: Array<Array<number | null>>;
+  /** Accuracy measured right after training task i (stored in task.json): the diagonal. */
+  trainedAccuracy: Array<number | null>;
+  /** Accuracy re-evaluated now from the stored files: every cell right of the diagonal. */
+  reevaluated: Array<number | null>;
+  /** Stored baseline accuracies beside each task (null when not run). */
+  baselines: Array<{ classifier: number | null; finetune: number | null }>;
+  /** Tasks that could not be evaluated, with the one-line reason. */
+  damaged: Array<{ task: string; reason: string }>;
+  /** True when every re-evaluation equals the accuracy stored at training time exactly (Piggyback's promise). */
+  zeroForgetting: boolean;
+  backend: string;
+}
+
+/**
+ * The accuracy matrix of the project's tasks (Avalanche's convention), computed on demand.
+ * Column k is the state after task k was added: the frozen backbone (its sha256 is checked on
+ * load) and the files of tasks 1..k. A task's files are written once, when it is added, and
+ * verified against their checksums on load, and the backbone never changes: so task i's
+ * accuracy after any later step k is what it scores now from its stored files, evaluated once
+ * on its own test data (the data limits it was trained with); the diagonal is the accuracy
+ * recorded when it was trained. Any difference between the two is forgetting.
+ */
+export async function forgettingMatrix(
+  req: BackendRequest & { projectDir: string },
+  onTask?: (task: string, index: number, count: number) => void,
+  signal?: AbortSignal,
+): Promise<ForgettingMatrixResult> {
+  const info = await useBackend(req);
+  const h = openProject(req.projectDir);
+  const metas = h.manifest.tasks.map((name, order) => {
+    try {
+      return { name, order, meta: readTaskMeta(req.projectDir, name), error: null as string | null };
+    } catch (e) {
+      if (!isPiggybackError(e)) throw e;
+      return { name, order, meta: null, error: e.oneLine() };
+    }
+  });
+  metas.sort((a, b) => (a.meta?.createdAt ?? '').localeCompare(b.meta?.createdAt ?? '') || a.order - b.order);
+  const T = metas.length;
+  const damaged: ForgettingMatrixResult['damaged'] = [];
+  const reevaluated: Array<number | null> = [];
+  for (let i = 0; i < T; i++) {
+    const m = metas[i];
+    if (signal?.aborted) throw new PiggybackError('CANCELLED', 'forgetting matrix cancelled', 'nothing was changed');
+    onTask?.(m.name, i, T);
+    if (m.error) {
+      damaged.push({ task: m.name, reason: m.error });
+      reevaluated.push(null);
+      continue;
+    }
+    try {
+      reevaluated.push((await evaluateTask({ projectDir: req.projectDir, task: m.name, backend: req.backend }, signal)).accuracy);
+    } catch (e) {
+      if (!isPiggybackError(e) || e.code === 'CANCELLED' || e.code === 'BACKEND_UNAVAILABLE') throw e;
+      damaged.push({ task: m.name, reason: e.oneLine() });
+      reevaluated.push(null);
+    }
+  }
+  const trainedAccuracy = metas.map((m) => m.meta?.testAccuracy ?? null);
+  const accuracy = metas.map((_, i) => metas.map((__, k) => (k < i ? null : k === i ? trainedAccuracy[i] : reevaluated[i])));
+  const summary = forgettingFromMatrix(accuracy);
+  const baselineOf = (i: number, method: 'classifier' | 'finetune') => metas[i].meta?.baselines.find((b) => b.method === method)?.testAccuracy ?? null;
+  return {
+    ...summary,
+    tasks: metas.map((m) => m.name),
+    accuracy,
+    trainedAccuracy,
+    reevaluated,
+    baselines: metas.map((_, i) => ({ classifier: baselineOf(i, 'classifier'), finetune: baselineOf(i, 'finetune') })),
+    damaged,
+    zeroForgetting: T > 0 && damaged.length === 0 && metas.every((_, i) => trainedAccuracy[i] !== null && trainedAccuracy[i] === reevaluated[i]),
+    backend: info.detail,
+  };
 }
 
 export function deleteTask(projectDir: string, task: string): void {
