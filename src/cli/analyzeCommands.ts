@@ -166,8 +166,10 @@ export function registerAnalysisCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {
       if (o.format === 'npz') {
-        const { exportMasksNpz } = await import('../core/project/maskExchange');
-        const r = exportMasksNpz(project, o.task, o.out, { overwrite: o.overwrite });
+        const [{ exportMasksNpz }, { readTaskMeta, loadTaskScores }] = await Promise.all([import('../core/project/maskExchange'), import('../core/project/taskFiles')]);
+        // The task's stored scores (scores.bin) go beside the masks, as float32 under scores/<layer>.
+        const scores = readTaskMeta(project, o.task).files.scores ? loadTaskScores(project, o.task).scores : undefined;
+        const r = exportMasksNpz(project, o.task, o.out, { overwrite: o.overwrite, scores });
         print(o.json, r, () => {
           const kept = r.layers.reduce((s, l) => s + l.kept, 0);
           const size = r.layers.reduce((s, l) => s + l.size, 0);

@@ -12,6 +12,8 @@ import { PiggybackError } from '../../src/core/errors';
 import { decodeScores, encodeScores, masksAtThreshold } from '../../src/core/project/scoresFile';
 import { loadTask, loadTaskScores } from '../../src/core/project/taskFiles';
 import * as engine from '../../src/core/engine';
+import { exportMasksNpz } from '../../src/core/project/maskExchange';
+import { decodeNpz, npyValues } from '../../src/core/project/npz';
 import { LAYERS } from '../helpers/storeFixtures';
 import { rng } from '../helpers/xorshift';
 import { useWasm, savedReferenceCnn, quadrantDataset, writeIdxDataset, tmpDir, snapshotDir } from '../helpers/engineFixtures';
@@ -81,6 +83,15 @@ test('rethreshold: the trained threshold reproduces the task; higher thresholds 
   const stats = engine.projectStats(dir);
   assert.deepEqual(stats.tasks.map((x) => x.name), ['q', 'q-9e-3']);
   assert.ok(Math.abs((stats.tasks[1].sparsity ?? NaN) - r.points[1].sparsity) < 1e-12);
+  // The .npz export carries the stored scores beside the masks.
+  const npz = path.join(tmpDir('pb-rt-npz-'), 'q.npz');
+  exportMasksNpz(dir, 'q', npz, { scores: stored.scores });
+  const arrays = decodeNpz(fs.readFileSync(npz), npz);
+  const l0 = engine.projectStats(dir).layers[0];
+  const s0 = arrays.get(`scores/${l0.name}`);
+  assert.ok(s0, 'scores are in the archive');
+  assert.deepEqual(s0.shape, l0.shape);
+  assert.deepEqual(Array.from(npyValues(s0)).slice(0, 50), Array.from(stored.scores[0]).slice(0, 50));
   // Bad thresholds and missing scores are one clear line.
   await assert.rejects(engine.rethresholdTask({ projectDir: dir, task: 'q', thresholds: [0.02], backend: 'wasm' }), /outside \[0, mask scale/);
   await assert.rejects(engine.rethresholdTask({ projectDir: dir, task: 'q-9e-3', thresholds: [5e-3], backend: 'wasm' }), /scores were not stored for task 'q-9e-3'/);

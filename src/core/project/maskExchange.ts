@@ -96,7 +96,7 @@ export function exportMasksNpz(dir: string, task: string, out: string, opts: { o
     file, bytes: chunks.reduce((s, c) => s + c.byteLength, 0), task, maskKind: kind, layers: info,
     scores: opts.scores
       ? { included: true, reason: null }
-      : { included: false, reason: hasScoresFile ? `task ${task} has a ${SCORES_FILE} that this export does not read yet: masks only` : `task ${task} has no stored scores (${SCORES_FILE}): masks only` },
+      : { included: false, reason: hasScoresFile ? `task ${task}'s ${SCORES_FILE} was not passed to the export: masks only` : `task ${task} has no stored scores (${SCORES_FILE}): masks only` },
   };
 }
 
