@@ -1,6 +1,13 @@
 /**
- * Live training curves (Chart.js): accuracy per epoch (train solid, validation dotted,
- * baseline test accuracy dashed), loss per step, and mask bits flipped per epoch.
+ * Training curves (Chart.js): accuracy per epoch (train solid, validation dotted, baselines'
+ * test accuracy dashed, each in its task's colour), loss per step, and mask bits flipped
+ * per epoch.
+ *
+ * What is drawn is the open project's tasks and nothing else, plus the run in progress: a
+ * state for another project, a deleted task or a cancelled run removes its curves. Each task
+ * keeps one colour slot (palette.ts) for as long as it exists. Runs are listed in an HTML
+ * legend beside the charts (filterable, scrollable, keyboard reachable), so twenty runs do
+ * not squeeze the plots.
  *
  * Charts are created once. Live events push into the very arrays the charts hold and call
  * chart.update('none') at most once per frame, so a fast training loop neither rebuilds
@@ -8,7 +15,6 @@
  */
 import {
   Chart,
-  Legend,
   LineController,
   LineElement,
   LinearScale,
@@ -16,20 +22,23 @@ import {
   Title,
   Tooltip,
   type ChartDataset,
+  type TooltipItem,
 } from 'chart.js';
-import type { ProjectStats, TrainEvent, TrainMethod } from '../src/core/types';
+import type { ProjectStats, TaskStats, TrainEvent, TrainMethod } from '../src/core/types';
 import { h } from './dom';
 import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { compactCount } from './overlap';
+import { assignSlots, slotColor, slotMarker } from './palette';
 import type { Theme } from './theme';
 import type { ViewContext } from './viewContext';
 
 // Register only what we draw: keeps the bundle small (no chart.js/auto).
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip, Title);
 
 type Pt = { x: number; y: number };
 type ChartId = 'accuracy' | 'loss' | 'bits';
-type SeriesKind = 'train' | 'val' | 'loss' | 'bits' | 'baseline';
+type SeriesKind = 'train' | 'val' | 'loss' | 'bits' | 'classifier' | 'finetune';
+const CHART_IDS: ChartId[] = ['accuracy', 'loss', 'bits'];
 
 interface TaskSeries {
   train: Pt[];
@@ -42,17 +51,36 @@ interface TaskSeries {
 interface DsInfo {
   chart: ChartId;
   kind: SeriesKind;
-  task: string;
+  /** Series key: the task name, or "task (method)" for a baseline run streaming live. */
+  key: string;
 }
 type LineDs = ChartDataset<'line', Pt[]>;
 
-/** Step-loss points kept per series; older points are thinned so long runs stay responsive. */
+/** Step-loss points kept per live series; older points are thinned so long runs stay responsive. */
 const MAX_LOSS_POINTS = 20000;
 
 const CHART_TITLES: Record<ChartId, string> = {
-  accuracy: 'Accuracy per epoch (solid: train, dotted: validation, dashed: baseline test)',
+  accuracy: 'Accuracy per epoch',
   loss: 'Training loss per step',
   bits: 'Mask bits flipped per epoch',
+};
+
+/** Line style of each kind of series: the legend's key draws the same dashes. */
+const DASH: Record<SeriesKind, number[]> = {
+  train: [],
+  val: [2, 3],
+  loss: [],
+  bits: [],
+  classifier: [8, 4],
+  finetune: [12, 3, 3, 3],
+};
+const KIND_LABEL: Record<SeriesKind, string> = {
+  train: 'train',
+  val: 'validation',
+  loss: 'loss',
+  bits: 'bits flipped',
+  classifier: 'classifier-only (test)',
+  finetune: 'fine-tuning (test)',
 };
 
 export class CurvesView {
@@ -60,29 +88,44 @@ export class CurvesView {
   private readonly charts = {} as Record<ChartId, Chart<'line', Pt[]>>;
   private readonly canvases = {} as Record<ChartId, HTMLCanvasElement>;
   private readonly series = new Map<string, TaskSeries>();
-  /** Series key per task name while a non-Piggyback (baseline) run is streaming. */
+  /** Series key per task name while a run is streaming. */
   private readonly liveKey = new Map<string, string>();
-  private readonly datasets = new Map<string, LineDs>();
+  private datasets = new Map<string, LineDs>();
   private readonly info = new WeakMap<LineDs, DsInfo>();
-  private readonly order: string[] = [];
-  private readonly hidden = new Set<string>();
-  private readonly toggles = h('div', { class: 'series-toggles', role: 'group', 'aria-label': 'Show tasks' });
+  private readonly runList = h('div', { class: 'run-list', role: 'group', 'aria-label': 'Runs shown' });
+  private readonly runCount = h('span', { class: 'run-count', 'aria-live': 'polite' });
+  private readonly filter = h('input', { type: 'search', id: 'run-filter', placeholder: 'Filter runs', 'aria-label': 'Filter runs by name', spellcheck: 'false' });
+  private readonly styleKey = h('div', { class: 'style-key', 'aria-label': 'Line styles' });
   private readonly status = h('p', { class: 'status-line', role: 'status' });
+  private readonly lossEmpty = h('p', { class: 'chart-empty', hidden: true });
   private stats: ProjectStats | undefined;
+  private dir: string | undefined;
+  private slots: Record<string, number> = {};
   private pending = false;
   private restyle = false;
 
   constructor(private readonly ctx: ViewContext) {
     const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
-    const boxes = (['accuracy', 'loss', 'bits'] as ChartId[]).map((id) => {
+    const boxes = CHART_IDS.map((id) => {
       const canvas = h('canvas', { role: 'img', 'aria-label': CHART_TITLES[id], 'data-chart': id });
       this.canvases[id] = canvas;
-      return h('div', { class: `chart-box chart-${id}` }, canvas);
+      return h('div', { class: `chart-box chart-${id}` }, canvas, id === 'loss' ? this.lossEmpty : null);
     });
+    this.filter.value = ctx.state.runFilter;
+    this.filter.addEventListener('input', () => {
+      ctx.state.runFilter = this.filter.value;
+      ctx.persist();
+      this.sync();
+    });
+    const all = h('button', { type: 'button', class: 'link', 'data-runs': 'all', text: 'Show all' });
+    const none = h('button', { type: 'button', class: 'link', 'data-runs': 'none', text: 'Hide all' });
+    all.addEventListener('click', () => this.setAllHidden(false));
+    none.addEventListener('click', () => this.setAllHidden(true));
     this.el = h(
       'section',
       { class: 'view', 'data-view': 'curves' },
-      h('div', { class: 'toolbar' }, this.toggles, h('span', { class: 'spacer' }), png, csv),
+      h('div', { class: 'toolbar' }, this.filter, this.runCount, all, none, h('span', { class: 'spacer' }), png, csv),
+      h('div', { class: 'run-legend' }, this.runList, this.styleKey),
       this.status,
       h('div', { class: 'charts' }, ...boxes),
     );
@@ -91,8 +134,7 @@ export class CurvesView {
   /** Chart.js needs a laid-out canvas; main.ts calls this once the panel is in the DOM. */
   mount(): void {
     if (this.charts.accuracy) return;
-    const t = this.ctx.theme();
-    for (const id of ['accuracy', 'loss', 'bits'] as ChartId[]) {
+    for (const id of CHART_IDS) {
       this.charts[id] = new Chart(this.canvases[id], {
         type: 'line',
         data: { datasets: [] },
@@ -100,7 +142,8 @@ export class CurvesView {
           animation: false,
           responsive: true,
           maintainAspectRatio: false,
-          interaction: { mode: 'nearest', intersect: false },
+          // Hover shows every visible run at that epoch (loss: the nearest step of each run).
+          interaction: id === 'loss' ? { mode: 'nearest', axis: 'x', intersect: false } : { mode: 'x', intersect: false },
           scales: {
             x: { type: 'linear', title: { display: true, text: id === 'loss' ? 'step' : 'epoch' }, ticks: { precision: 0 } },
             y: {
@@ -116,33 +159,47 @@ export class CurvesView {
           },
           plugins: {
             title: { display: true, text: CHART_TITLES[id] },
-            legend: { position: 'bottom', labels: { boxWidth: 18, boxHeight: 2 } },
+            tooltip: { callbacks: { label: (item) => this.tooltipLabel(id, item) } },
           },
         },
       });
     }
-    this.applyTheme(t);
+    this.applyTheme(this.ctx.theme());
     this.sync();
   }
 
   update(stats: ProjectStats | undefined): void {
-    this.stats = stats;
-    for (const t of stats?.tasks ?? []) {
-      const s = this.get(t.name);
-      const train = t.history.map((m) => ({ x: m.epoch, y: m.trainAccuracy }));
-      const val = t.history.filter((m) => m.valAccuracy !== null).map((m) => ({ x: m.epoch, y: m.valAccuracy as number }));
-      const bits = t.history.map((m) => ({ x: m.epoch, y: m.bitsFlipped }));
-      if (s.live) {
-        train.forEach((p) => upsert(s.train, p));
-        val.forEach((p) => upsert(s.val, p));
-        bits.forEach((p) => upsert(s.bits, p));
-      } else {
-        s.train.splice(0, s.train.length, ...train);
-        s.val.splice(0, s.val.length, ...val);
-        s.bits.splice(0, s.bits.length, ...bits);
-      }
+    if (stats?.dir !== this.dir) {
+      // Another project: none of the previous project's runs belong here (a live run stays).
+      this.dir = stats?.dir;
+      for (const [k, s] of this.series) if (!s.live) this.series.delete(k);
+      const saved = this.ctx.state.taskSlots;
+      this.slots = saved && saved.dir === this.dir ? { ...saved.slots } : {};
+      if (this.liveKey.size === 0) this.status.textContent = '';
     }
+    this.stats = stats;
+    const names = new Set(stats?.tasks.map((t) => t.name) ?? []);
+    // Deleted tasks, and finished runs the project does not hold (cancelled, failed), go.
+    for (const [k, s] of this.series) if (!s.live && !names.has(k)) this.series.delete(k);
+    for (const t of stats?.tasks ?? []) this.fill(t);
     this.sync(true);
+  }
+
+  /** The task's stored history into its series (merged while the task is training live). */
+  private fill(t: TaskStats): void {
+    const s = this.get(t.name);
+    const train = t.history.map((m) => ({ x: m.epoch, y: m.trainAccuracy }));
+    const val = t.history.filter((m) => m.valAccuracy !== null).map((m) => ({ x: m.epoch, y: m.valAccuracy as number }));
+    const bits = t.history.map((m) => ({ x: m.epoch, y: m.bitsFlipped }));
+    if (s.live) {
+      train.forEach((p) => upsert(s.train, p));
+      val.forEach((p) => upsert(s.val, p));
+      bits.forEach((p) => upsert(s.bits, p));
+    } else {
+      s.train.splice(0, s.train.length, ...train);
+      s.val.splice(0, s.val.length, ...val);
+      s.bits.splice(0, s.bits.length, ...bits);
+    }
   }
 
   onTrainEvent(e: TrainEvent): void {
@@ -177,12 +234,21 @@ export class CurvesView {
       case 'error': {
         const key = this.liveKey.get(e.task) ?? e.task;
         const s = this.series.get(key);
-        if (s) s.live = false;
         this.liveKey.delete(e.task);
         this.status.textContent =
           e.type === 'done' ? `${key}: done, test accuracy ${(e.testAccuracy * 100).toFixed(2)}%`
           : e.type === 'cancelled' ? `${key}: cancelled`
           : `${key}: failed: ${e.message}`;
+        if (s) {
+          s.live = false;
+          // A finished run stays until the project's next state says what was saved; a
+          // cancelled or failed one was not saved: back to what the project holds.
+          if (e.type !== 'done') {
+            this.series.delete(key);
+            const t = this.stats?.tasks.find((x) => x.name === key);
+            if (t) this.fill(t);
+          }
+        }
         break;
       }
     }
@@ -203,7 +269,6 @@ export class CurvesView {
         if (title) title.color = t.muted;
       }
       if (o.plugins?.title) o.plugins.title.color = t.fg;
-      if (o.plugins?.legend?.labels) o.plugins.legend.labels.color = t.fg;
       if (o.plugins?.tooltip) {
         o.plugins.tooltip.backgroundColor = t.bg;
         o.plugins.tooltip.titleColor = t.fg;
@@ -212,7 +277,9 @@ export class CurvesView {
         o.plugins.tooltip.borderWidth = 1;
       }
     }
-    this.recolor(t);
+    this.renderStyleKey(t);
+    this.style(t);
+    this.renderLegend(t, true);
     // Chart.js refreshes its per-dataset shared point options only on a non-'none' update,
     // so a theme change needs one full update (instant anyway: animation is off).
     this.restyle = true;
@@ -224,105 +291,194 @@ export class CurvesView {
     if (!s) {
       s = { train: [], val: [], bits: [], loss: [], live: false };
       this.series.set(key, s);
-      this.order.push(key);
     }
     return s;
   }
 
-  private dataset(key: string, info: DsInfo, label: string, data: Pt[]): LineDs {
+  /** Series keys in display order: the project's tasks, each followed by its live baseline run, then other live runs. */
+  private keys(): string[] {
+    const names = this.stats?.tasks.map((t) => t.name) ?? [];
+    const out: string[] = [];
+    for (const n of names) {
+      if (this.series.has(n)) out.push(n);
+      for (const k of this.series.keys()) if (k !== n && baseTask(k) === n) out.push(k);
+    }
+    for (const k of this.series.keys()) if (!out.includes(k)) out.push(k);
+    return out;
+  }
+
+  /** Base task names in legend order (project order, then new tasks training live). */
+  private runs(): string[] {
+    return [...new Set(this.keys().map(baseTask))];
+  }
+
+  private visible(task: string): boolean {
+    const f = this.ctx.state.runFilter.trim().toLowerCase();
+    return !this.ctx.state.hiddenRuns.includes(task) && (f === '' || task.toLowerCase().includes(f));
+  }
+
+  private setAllHidden(hide: boolean): void {
+    const matching = this.runs().filter((r) => {
+      const f = this.ctx.state.runFilter.trim().toLowerCase();
+      return f === '' || r.toLowerCase().includes(f);
+    });
+    const hidden = new Set(this.ctx.state.hiddenRuns);
+    for (const r of matching) if (hide) hidden.add(r); else hidden.delete(r);
+    this.ctx.state.hiddenRuns = [...hidden];
+    this.ctx.persist();
+    this.sync();
+  }
+
+  private dataset(key: string, info: DsInfo, label: string, data: Pt[], next: Map<string, LineDs>): LineDs {
     let ds = this.datasets.get(key);
     if (!ds) {
       ds = { label, data, pointRadius: 2, borderWidth: 2 };
-      this.datasets.set(key, ds);
       this.info.set(ds, info);
     }
     ds.data = data;
+    next.set(key, ds);
     return ds;
   }
 
   /** Makes each chart's dataset list match the series (reusing dataset objects), then redraws. */
   private sync(restyle = false): void {
     if (restyle) this.restyle = true;
+    const slots = assignSlots(this.runs().concat(this.stats?.tasks.map((t) => t.name) ?? []), this.slots);
+    if (JSON.stringify(slots) !== JSON.stringify(this.slots) || this.ctx.state.taskSlots?.dir !== this.dir) {
+      this.slots = slots;
+      if (this.dir !== undefined) {
+        this.ctx.state.taskSlots = { dir: this.dir, slots };
+        this.ctx.persist();
+      }
+    }
+    const theme = this.ctx.theme();
+    this.renderLegend(theme);
     if (!this.charts.accuracy) return;
+    const next = new Map<string, LineDs>();
     const lists: Record<ChartId, LineDs[]> = { accuracy: [], loss: [], bits: [] };
     let maxEpoch = 1;
-    for (const key of this.order) {
+    for (const key of this.keys()) {
       const s = this.series.get(key) as TaskSeries;
-      if (s.train.length === 0 && s.val.length === 0 && s.loss.length === 0 && s.bits.length === 0 && !this.hasTask(key)) continue;
-      lists.accuracy.push(this.dataset(`acc:train:${key}`, { chart: 'accuracy', kind: 'train', task: key }, `${key} train`, s.train));
-      if (s.val.length) lists.accuracy.push(this.dataset(`acc:val:${key}`, { chart: 'accuracy', kind: 'val', task: key }, `${key} val`, s.val));
-      if (s.loss.length) lists.loss.push(this.dataset(`loss:${key}`, { chart: 'loss', kind: 'loss', task: key }, `${key} loss`, s.loss));
-      lists.bits.push(this.dataset(`bits:${key}`, { chart: 'bits', kind: 'bits', task: key }, `${key} bits flipped`, s.bits));
+      const add = (chart: ChartId, kind: SeriesKind, data: Pt[]) =>
+        lists[chart].push(this.dataset(`${chart}:${kind}:${key}`, { chart, kind, key }, `${key} ${KIND_LABEL[kind]}`, data, next));
+      add('accuracy', 'train', s.train);
+      if (s.val.length) add('accuracy', 'val', s.val);
+      if (s.loss.length) add('loss', 'loss', s.loss);
+      add('bits', 'bits', s.bits);
       for (const p of s.train) maxEpoch = Math.max(maxEpoch, p.x);
     }
+    for (const t of this.stats?.tasks ?? []) maxEpoch = Math.max(maxEpoch, t.options.epochs);
     for (const t of this.stats?.tasks ?? []) {
-      maxEpoch = Math.max(maxEpoch, t.options.epochs);
       for (const b of t.baselines) {
-        const key = `base:${t.name}:${b.method}`;
-        const ds = this.dataset(key, { chart: 'accuracy', kind: 'baseline', task: t.name }, `${t.name} ${b.method} (test)`, []);
-        ds.data.splice(0, ds.data.length, { x: 1, y: b.testAccuracy }, { x: maxEpoch, y: b.testAccuracy });
+        const ds = this.dataset(`accuracy:${b.method}:${t.name}`, { chart: 'accuracy', kind: b.method, key: t.name }, `${t.name} ${KIND_LABEL[b.method]}`, [], next);
+        ds.data = [{ x: 1, y: b.testAccuracy }, { x: maxEpoch, y: b.testAccuracy }];
         lists.accuracy.push(ds);
       }
     }
-    // Baselines were sized before maxEpoch was final for later tasks: stretch them all.
-    for (const ds of lists.accuracy) if (this.info.get(ds)?.kind === 'baseline') ds.data[1].x = maxEpoch;
-    for (const id of Object.keys(lists) as ChartId[]) this.charts[id].data.datasets = lists[id];
-    this.recolor(this.ctx.theme());
-    this.renderToggles();
+    this.datasets = next;
+    for (const id of CHART_IDS) this.charts[id].data.datasets = lists[id];
+    this.style(theme);
+    const noLoss = lists.loss.length === 0;
+    this.lossEmpty.hidden = !noLoss;
+    this.lossEmpty.textContent = noLoss
+      ? (this.stats?.tasks.length ?? 0) === 0 ? 'No runs yet.' : 'No per-step loss recorded for these runs.'
+      : '';
     this.schedule();
   }
 
-  private hasTask(key: string): boolean {
-    return this.stats?.tasks.some((t) => t.name === key) ?? false;
+  private slotOf(key: string): number {
+    return this.slots[baseTask(key)] ?? 0;
   }
 
-  private colorOf(task: string, t: Theme): string {
-    const base = task.replace(/ \((classifier|finetune)\)$/, '');
-    const names = this.stats?.tasks.map((x) => x.name) ?? [];
-    let i = names.indexOf(base);
-    if (i < 0) i = names.length + this.order.filter((k) => !names.includes(k)).indexOf(base);
-    return t.series[Math.max(0, i) % t.series.length];
-  }
-
-  private recolor(t: Theme): void {
+  /** Colours, dashes, markers and visibility of every dataset, from its task's slot. */
+  private style(t: Theme): void {
     for (const chart of Object.values(this.charts)) {
       chart.data.datasets.forEach((ds, i) => {
         const inf = this.info.get(ds);
         if (!inf) return;
-        const c = this.colorOf(inf.task, t);
+        const slot = this.slotOf(inf.key);
+        const c = slotColor(slot, t);
+        const line = inf.kind === 'classifier' || inf.kind === 'finetune' || inf.kind === 'loss';
         ds.borderColor = c;
         ds.backgroundColor = c;
-        ds.pointBackgroundColor = c;
         ds.pointBorderColor = c;
-        ds.borderDash = inf.kind === 'val' ? [2, 3] : inf.kind === 'baseline' ? [8, 5] : [];
-        ds.pointRadius = inf.kind === 'baseline' || inf.kind === 'loss' ? 0 : 2.5;
-        ds.pointStyle = inf.kind === 'val' ? 'triangle' : 'circle';
-        ds.borderWidth = inf.kind === 'baseline' ? 1.5 : 2;
-        chart.setDatasetVisibility(i, !this.hidden.has(baseTask(inf.task)) && chart.isDatasetVisible(i));
+        ds.pointBackgroundColor = inf.kind === 'val' ? t.bg : c;
+        ds.borderDash = DASH[inf.kind];
+        ds.pointRadius = line ? 0 : 2.5;
+        ds.pointHitRadius = 6;
+        ds.pointStyle = slotMarker(slot);
+        ds.borderWidth = line && inf.kind !== 'loss' ? 1.5 : 2;
+        chart.setDatasetVisibility(i, this.visible(baseTask(inf.key)));
       });
     }
   }
 
-  /** Keyboard-reachable counterpart of the canvas legends: one checkbox per task. */
-  private renderToggles(): void {
-    const tasks = [...new Set(Object.values(this.charts).flatMap((c) => c.data.datasets.map((d) => baseTask(this.info.get(d)?.task ?? ''))))];
-    if (this.toggles.dataset.tasks === tasks.join('\n')) return;
-    this.toggles.dataset.tasks = tasks.join('\n');
-    this.toggles.replaceChildren(
-      ...tasks.map((task) => {
-        const box = h('input', { type: 'checkbox', checked: !this.hidden.has(task), 'data-task': task });
-        box.addEventListener('change', () => {
-          if (box.checked) this.hidden.delete(task);
-          else this.hidden.add(task);
-          for (const chart of Object.values(this.charts))
-            chart.data.datasets.forEach((ds, i) => {
-              if (baseTask(this.info.get(ds)?.task ?? '') === task) chart.setDatasetVisibility(i, box.checked);
-            });
-          this.schedule();
-        });
-        return h('label', { class: 'check' }, box, task);
+  /** The run legend: one checkbox per task with its colour; the filter narrows it and the charts. */
+  private renderLegend(t: Theme, force = false): void {
+    const runs = this.runs();
+    const byName = new Map((this.stats?.tasks ?? []).map((x) => [x.name, x]));
+    const liveBases = new Set([...this.liveKey.values()].map(baseTask));
+    const sig = JSON.stringify([runs, runs.map((r) => this.slots[r]), [...liveBases], runs.map((r) => byName.get(r)?.state), this.ctx.state.hiddenRuns, this.ctx.state.runFilter]);
+    const shown = runs.filter((r) => this.visible(r)).length;
+    this.runCount.textContent = runs.length ? `${shown} of ${runs.length} runs shown` : 'no runs';
+    if (!force && this.runList.dataset.sig === sig) return;
+    this.runList.dataset.sig = sig;
+    const f = this.ctx.state.runFilter.trim().toLowerCase();
+    this.runList.replaceChildren(
+      ...runs
+        .filter((r) => f === '' || r.toLowerCase().includes(f))
+        .map((task) => {
+          const color = slotColor(this.slots[task] ?? 0, t);
+          const box = h('input', { type: 'checkbox', checked: !this.ctx.state.hiddenRuns.includes(task), 'data-task': task });
+          box.addEventListener('change', () => {
+            const hidden = new Set(this.ctx.state.hiddenRuns);
+            if (box.checked) hidden.delete(task);
+            else hidden.add(task);
+            this.ctx.state.hiddenRuns = [...hidden];
+            this.ctx.persist();
+            this.sync();
+          });
+          const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+          swatch.style.background = color;
+          const st = byName.get(task);
+          const note = liveBases.has(task) ? 'training' : st?.state === 'failed' ? 'damaged' : st?.testAccuracy != null ? `${(st.testAccuracy * 100).toFixed(2)}%` : '';
+          return h(
+            'label',
+            { class: 'check run', 'data-task': task, 'data-color': color, 'data-slot': this.slots[task] ?? 0, title: st?.damage ?? task },
+            box,
+            swatch,
+            h('span', { class: 'run-name', text: task }),
+            note ? h('span', { class: 'run-note', text: note }) : null,
+          );
+        }),
+    );
+  }
+
+  /** Line-style key: the dashes as drawn, on small canvases (no inline SVG styles under the CSP). */
+  private renderStyleKey(t: Theme): void {
+    const kinds: SeriesKind[] = ['train', 'val', 'classifier', 'finetune'];
+    this.styleKey.replaceChildren(
+      ...kinds.map((k) => {
+        const c = h('canvas', { width: 32, height: 8, 'aria-hidden': 'true' });
+        const g = c.getContext('2d');
+        if (g) {
+          g.strokeStyle = t.fg;
+          g.lineWidth = 2;
+          g.setLineDash(DASH[k]);
+          g.beginPath();
+          g.moveTo(0, 4);
+          g.lineTo(32, 4);
+          g.stroke();
+        }
+        return h('span', { class: 'key' }, c, KIND_LABEL[k]);
       }),
     );
+  }
+
+  private tooltipLabel(id: ChartId, item: TooltipItem<'line'>): string {
+    const y = item.parsed.y ?? NaN;
+    const v = id === 'accuracy' ? `${(y * 100).toFixed(2)}%` : id === 'bits' ? Math.round(y).toLocaleString('en-US') : String(Number(y.toPrecision(6)));
+    return `${item.dataset.label ?? ''}: ${v}`;
   }
 
   private schedule(): void {
@@ -334,8 +490,9 @@ export class CurvesView {
       this.restyle = false;
       for (const [id, chart] of Object.entries(this.charts)) {
         chart.update(mode);
-        const n = chart.data.datasets.reduce((a, d) => a + d.data.length, 0);
-        this.canvases[id as ChartId].dataset.points = String(n);
+        const c = this.canvases[id as ChartId];
+        c.dataset.points = String(chart.data.datasets.reduce((a, d, i) => a + (chart.isDatasetVisible(i) ? d.data.length : 0), 0));
+        c.dataset.plotHeight = String(Math.round(chart.chartArea?.height ?? 0));
       }
     });
   }
@@ -358,13 +515,14 @@ export class CurvesView {
     exportPng('training-curves', out);
   }
 
+  /** Every visible point as drawn, one row each. */
   exportCsv(): void {
     const rows: (string | number)[][] = [['chart', 'series', 'task', 'x', 'y']];
     for (const [id, chart] of Object.entries(this.charts))
-      for (const ds of chart.data.datasets) {
+      chart.data.datasets.forEach((ds, i) => {
         const inf = this.info.get(ds);
-        if (inf) for (const p of ds.data) rows.push([id, inf.kind, inf.task, p.x, p.y]);
-      }
+        if (inf && chart.isDatasetVisible(i)) for (const p of ds.data) rows.push([id, inf.kind, inf.key, p.x, p.y]);
+      });
     exportCsv('training-curves', rows);
   }
 }

@@ -82,6 +82,11 @@ export interface WebviewState {
   overlapMetric: OverlapMetric;
   /** -1 = overall, otherwise an index into stats.layers. */
   overlapLayer: number;
+  /** Colour slot of each task of project `dir` (webview/palette.ts), so colours survive reloads. */
+  taskSlots?: { dir: string; slots: Record<string, number> };
+  /** Curves: tasks the user switched off, and the run filter text. */
+  hiddenRuns: string[];
+  runFilter: string;
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -90,6 +95,8 @@ export const DEFAULT_WEBVIEW_STATE: WebviewState = {
   heatmapTable: false,
   overlapMetric: 'jaccard',
   overlapLayer: -1,
+  hiddenRuns: [],
+  runFilter: '',
 };
 
 // ---------------------------------------------------------------- validation helpers
@@ -288,13 +295,18 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
 
 /** Restores persisted state, falling back field by field so an old/corrupt state never breaks the view. */
 export function parseWebviewState(x: unknown): WebviewState {
-  const s: WebviewState = { ...DEFAULT_WEBVIEW_STATE };
+  const s: WebviewState = { ...DEFAULT_WEBVIEW_STATE, hiddenRuns: [] };
   if (!isObj(x)) return s;
   if (isView(x.view)) s.view = x.view;
   if (isProjectStats(x.stats)) s.stats = x.stats;
   if (isStr(x.backend)) s.backend = x.backend;
   if (isBool(x.heatmapTable)) s.heatmapTable = x.heatmapTable;
   if (isMetric(x.overlapMetric)) s.overlapMetric = x.overlapMetric;
+  const ts = x.taskSlots;
+  if (isObj(ts) && isStr(ts.dir) && isObj(ts.slots) && Object.values(ts.slots).every((v) => isInt(v) && v >= 0))
+    s.taskSlots = { dir: ts.dir, slots: ts.slots as Record<string, number> };
+  if (isStrArr(x.hiddenRuns)) s.hiddenRuns = x.hiddenRuns.slice(0, 1000);
+  if (isStr(x.runFilter)) s.runFilter = x.runFilter.slice(0, 200);
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;

@@ -1,0 +1,186 @@
+/**
+ * The training-curves view as a researcher meets it (issue #9): only the open project's runs,
+ * one stable colour per task, a legend that does not eat the plot, per-step loss from
+ * task.json, smoothing and log scale.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdir } from 'fs/promises';
+import * as path from 'path';
+import type { Page } from 'playwright-core';
+import type { ProjectStats, TaskStats } from '../../src/core/types';
+import { OKABE_ITO } from '../../webview/palette';
+import { makeStats } from './fixture';
+import { clearPosted, open, send, setTheme, startHarness, waitPosted, type Harness } from './harness';
+
+const OUT = path.resolve(__dirname, '../../test-results');
+let hx: Harness;
+let page: Page;
+
+const csvRows = (csv: string) => csv.trimEnd().split('\r\n').map((l) => l.split(','));
+
+async function curveRows(): Promise<string[][]> {
+  await clearPosted(page);
+  await page.click('section[data-view="curves"] button[data-export="csv"]');
+  const msg = await waitPosted(page, 'export');
+  return csvRows(msg.data).slice(1);
+}
+
+/** Waits for the charts to redraw after a message (one animation frame, twice). */
+const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
+async function legend(): Promise<Array<{ task: string; color: string }>> {
+  return page.$$eval('label.run', (els) => els.map((e) => ({ task: e.getAttribute('data-task') ?? '', color: e.getAttribute('data-color') ?? '' })));
+}
+
+async function tasksIn(rows: string[][]): Promise<string[]> {
+  return [...new Set(rows.map((r) => r[2]))].sort();
+}
+
+/** A copy of the fixture as another project (another folder, other task names). */
+function otherProject(names: string[]): ProjectStats {
+  const s = makeStats();
+  const tasks = names.map((name, i) => ({ ...s.tasks[i % s.tasks.length], name, dataset: name }));
+  return { ...s, dir: '/tmp/other-project', tasks, overlap: withTasks(s, tasks.length) };
+}
+
+function withTasks(s: ProjectStats, n: number): ProjectStats['overlap'] {
+  const m = () => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0.5)));
+  const ov = () => ({ jaccard: m(), hamming: m() });
+  return { overall: ov(), perLayer: s.layers.map(ov) };
+}
+
+function manyTasks(n: number): ProjectStats {
+  const s = makeStats();
+  const tasks: TaskStats[] = Array.from({ length: n }, (_, i) => ({ ...s.tasks[i % 3], name: `run-${String(i + 1).padStart(2, '0')}` }));
+  return { ...s, dir: '/tmp/many', tasks, overlap: withTasks(s, n) };
+}
+
+describe('training curves (Chromium)', { timeout: 90_000 }, () => {
+  before(async () => {
+    await mkdir(OUT, { recursive: true });
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'show', view: 'curves' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it("switching projects drops the first project's runs", async () => {
+    await send(page, { type: 'state', stats: makeStats() });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['fashion', 'mnist', 'quickdraw']);
+    await send(page, { type: 'state', stats: otherProject(['cifar', 'svhn']) });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['cifar', 'svhn']);
+    assert.deepEqual((await legend()).map((l) => l.task), ['cifar', 'svhn']);
+    // The new project's tasks start from the first colours, not after the old project's.
+    assert.deepEqual((await legend()).map((l) => l.color), [OKABE_ITO[0], OKABE_ITO[1]]);
+  });
+
+  it('deleted tasks and cancelled runs leave the curves', async () => {
+    const s = makeStats();
+    await send(page, { type: 'state', stats: s });
+    await send(page, { type: 'trainEvent', event: { type: 'start', task: 'tmp', method: 'piggyback', backend: 'wasm', epochs: 3, stepsPerEpoch: 10, layers: [] } });
+    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'tmp', epoch: 1, step: 1, stepsPerEpoch: 10, loss: 2.3 } });
+    await send(page, { type: 'trainEvent', event: { type: 'epoch', task: 'tmp', epoch: 1, trainAccuracy: 0.3, trainLoss: 2, valAccuracy: 0.25, layerSparsity: [], bitsFlipped: 5, seconds: 1 } });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['fashion', 'mnist', 'quickdraw', 'tmp'], 'the running job is drawn');
+    assert.equal(await page.textContent('label.run[data-task="tmp"] .run-note'), 'training');
+    await send(page, { type: 'trainEvent', event: { type: 'cancelled', task: 'tmp' } });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['fashion', 'mnist', 'quickdraw'], 'a cancelled run is not in the project');
+    // A cancelled retraining of an existing task shows its stored history again.
+    await send(page, { type: 'trainEvent', event: { type: 'start', task: 'mnist', method: 'piggyback', backend: 'wasm', epochs: 3, stepsPerEpoch: 10, layers: [] } });
+    await send(page, { type: 'trainEvent', event: { type: 'cancelled', task: 'mnist' } });
+    await frames();
+    const rows = await curveRows();
+    assert.deepEqual(rows.filter((r) => r[1] === 'train' && r[2] === 'mnist').map((r) => Number(r[4])), s.tasks[0].history.map((m) => m.trainAccuracy));
+    // Deleting fashion: its curves go, the others keep their colours.
+    const before = Object.fromEntries((await legend()).map((l) => [l.task, l.color]));
+    await send(page, { type: 'state', stats: { ...s, tasks: [s.tasks[0], s.tasks[2]], overlap: withTasks(s, 2) } });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['mnist', 'quickdraw']);
+    const afterDelete = Object.fromEntries((await legend()).map((l) => [l.task, l.color]));
+    assert.deepEqual(afterDelete, { mnist: before.mnist, quickdraw: before.quickdraw });
+  });
+
+  it('each task keeps one colour across renders and reloads; no two tasks share one', async () => {
+    const s = makeStats();
+    await send(page, { type: 'state', stats: s });
+    await frames();
+    const first = await legend();
+    assert.equal(new Set(first.map((l) => l.color)).size, first.length, 'distinct colours');
+    for (const l of first) assert.ok((OKABE_ITO as readonly string[]).includes(l.color), `${l.task}: ${l.color} is an Okabe-Ito colour`);
+    // Same state again, then a new task: nobody's colour moves.
+    await send(page, { type: 'state', stats: s });
+    const more = { ...s, tasks: [...s.tasks, { ...s.tasks[1], name: 'kmnist' }], overlap: withTasks(s, 4) };
+    await send(page, { type: 'state', stats: more });
+    await frames();
+    const second = Object.fromEntries((await legend()).map((l) => [l.task, l.color]));
+    for (const l of first) assert.equal(second[l.task], l.color, `${l.task} kept its colour`);
+    assert.equal(new Set(Object.values(second)).size, 4);
+    // A baseline is drawn in its task's colour.
+    const mnistBlue = await page.$eval('canvas[data-chart="accuracy"]', (el) => {
+      const c = el as HTMLCanvasElement;
+      const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === 0x00 && d[i + 1] === 0x72 && d[i + 2] === 0xb2) n++;
+      return n;
+    });
+    assert.ok(mnistBlue > 50, `mnist's blue drawn (${mnistBlue} px)`);
+    await page.reload();
+    await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((m) => m.type === 'ready'));
+    await setTheme(page, 'dark'); // the test page's theme variables do not survive a reload
+    await frames();
+    const third = Object.fromEntries((await legend()).map((l) => [l.task, l.color]));
+    assert.deepEqual(third, second, 'colours survive a reload');
+  });
+
+  it('twenty runs fold into a scrollable, filterable legend; the plot keeps its height', async () => {
+    await send(page, { type: 'state', stats: makeStats() });
+    await frames();
+    const h3 = Number(await page.getAttribute('canvas[data-chart="accuracy"]', 'data-plot-height'));
+    await send(page, { type: 'state', stats: manyTasks(20) });
+    await frames();
+    const h20 = Number(await page.getAttribute('canvas[data-chart="accuracy"]', 'data-plot-height'));
+    assert.ok(h3 > 200, `plot height ${h3}`);
+    assert.equal(h20, h3, 'twenty legend entries do not shrink the plot');
+    const runs = await legend();
+    assert.equal(runs.length, 20);
+    // 20 tasks, 8 colours: colour and marker together tell every task apart.
+    const slots = await page.$$eval('label.run', (els) => els.map((e) => Number(e.getAttribute('data-slot'))));
+    assert.equal(new Set(slots).size, 20);
+    const scroll = await page.$eval('.run-list', (e) => ({ sh: e.scrollHeight, ch: e.clientHeight }));
+    assert.ok(scroll.sh > scroll.ch, 'the legend scrolls');
+    await shot('curves-many-dark');
+    await setTheme(page, 'light');
+    await shot('curves-many-light');
+    await setTheme(page, 'dark');
+    // The filter narrows the legend and the charts (and the CSV) to matching runs.
+    await page.fill('#run-filter', 'run-1');
+    await frames();
+    assert.deepEqual((await legend()).map((l) => l.task), ['run-10', 'run-11', 'run-12', 'run-13', 'run-14', 'run-15', 'run-16', 'run-17', 'run-18', 'run-19']);
+    assert.equal(await page.textContent('.run-count'), '10 of 20 runs shown');
+    assert.equal((await tasksIn(await curveRows())).length, 10);
+    // Keyboard: Space on a focused run checkbox toggles it.
+    await page.click('button[data-runs="none"]');
+    await frames();
+    assert.equal(await page.textContent('.run-count'), '0 of 20 runs shown');
+    await page.focus('label.run[data-task="run-12"] input');
+    await page.keyboard.press('Space');
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['run-12']);
+    await page.fill('#run-filter', '');
+    await page.click('button[data-runs="all"]');
+    await frames();
+    assert.equal((await tasksIn(await curveRows())).length, 20);
+  });
+});
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(OUT, `webview-${name}.png`), fullPage: true });
+}
