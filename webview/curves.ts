@@ -24,7 +24,7 @@ import {
   type ChartDataset,
   type TooltipItem,
 } from 'chart.js';
-import type { ProjectStats, TaskStats, TrainEvent, TrainMethod } from '../src/core/types';
+import type { ProjectStats, StepLossSeries, TaskStats, TrainEvent, TrainMethod } from '../src/core/types';
 import { h } from './dom';
 import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { compactCount } from './overlap';
@@ -191,6 +191,7 @@ export class CurvesView {
     const train = t.history.map((m) => ({ x: m.epoch, y: m.trainAccuracy }));
     const val = t.history.filter((m) => m.valAccuracy !== null).map((m) => ({ x: m.epoch, y: m.valAccuracy as number }));
     const bits = t.history.map((m) => ({ x: m.epoch, y: m.bitsFlipped }));
+    const loss = lossPoints(t.stepLoss);
     if (s.live) {
       train.forEach((p) => upsert(s.train, p));
       val.forEach((p) => upsert(s.val, p));
@@ -199,6 +200,7 @@ export class CurvesView {
       s.train.splice(0, s.train.length, ...train);
       s.val.splice(0, s.val.length, ...val);
       s.bits.splice(0, s.bits.length, ...bits);
+      s.loss.splice(0, s.loss.length, ...loss);
     }
   }
 
@@ -373,6 +375,10 @@ export class CurvesView {
         const ds = this.dataset(`accuracy:${b.method}:${t.name}`, { chart: 'accuracy', kind: b.method, key: t.name }, `${t.name} ${KIND_LABEL[b.method]}`, [], next);
         ds.data = [{ x: 1, y: b.testAccuracy }, { x: maxEpoch, y: b.testAccuracy }];
         lists.accuracy.push(ds);
+        // The baseline's own training loss, once the live run of it is over.
+        if (b.stepLoss && !this.series.has(`${t.name} (${b.method})`)) {
+          lists.loss.push(this.dataset(`loss:${b.method}:${t.name}`, { chart: 'loss', kind: b.method, key: t.name }, `${t.name} ${KIND_LABEL[b.method].replace(' (test)', '')} loss`, lossPoints(b.stepLoss), next));
+        }
       }
     }
     this.datasets = next;
@@ -381,7 +387,7 @@ export class CurvesView {
     const noLoss = lists.loss.length === 0;
     this.lossEmpty.hidden = !noLoss;
     this.lossEmpty.textContent = noLoss
-      ? (this.stats?.tasks.length ?? 0) === 0 ? 'No runs yet.' : 'No per-step loss recorded for these runs.'
+      ? (this.stats?.tasks.length ?? 0) === 0 ? 'No runs yet.' : 'No per-step loss stored for these runs: they were trained before task.json kept it. Retrain to see it.'
       : '';
     this.schedule();
   }
@@ -525,6 +531,10 @@ export class CurvesView {
       });
     exportCsv('training-curves', rows);
   }
+}
+
+function lossPoints(s: StepLossSeries | null | undefined): Pt[] {
+  return s ? s.step.map((x, i) => ({ x, y: s.loss[i] })) : [];
 }
 
 function seriesKey(task: string, method: TrainMethod): string {

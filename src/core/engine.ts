@@ -20,6 +20,7 @@ import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import { evaluateLogits } from './train/batches';
 import { trainLoop } from './train/loop';
+import { StepLossRecorder } from './train/stepLoss';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
 import {
   DEFAULT_TRAIN_OPTIONS,
@@ -260,7 +261,9 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
     const net = new PiggybackNet(backbone, data.train.classNames.length, { ...opts, name: req.task });
     try {
       let previous = net.masks();
+      const stepLoss = new StepLossRecorder();
       const history = await trainLoop(net, data, opts, {
+        stepLoss,
         task: req.task,
         method: 'piggyback',
         backend: info.detail,
@@ -292,6 +295,7 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
           },
           bn: net.bn?.toArrays(),
           history,
+          stepLoss: stepLoss.series(),
           testAccuracy: evaluation.accuracy,
           evaluation,
           trainSeconds,
@@ -388,11 +392,12 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
         net = ft;
       }
       try {
+        const stepLoss = new StepLossRecorder();
         const history = await trainLoop(net, splits, opts, {
-          task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal,
+          task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal, stepLoss,
         });
         const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
-        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored };
+        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored, stepLoss: stepLoss.series() };
         saveBaseline(req.projectDir, req.task, result);
         results.push(result);
         onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: result.trainSeconds });

@@ -114,6 +114,18 @@ export interface EpochMetrics {
   seconds: number;
 }
 
+/**
+ * Training loss per step, bounded: each point is the mean loss of `stride` consecutive steps
+ * (the last point may cover fewer), at the global step (1-based, across epochs) that ends it.
+ * The stride doubles whenever the series would exceed MAX_STEP_LOSS_POINTS.
+ */
+export interface StepLossSeries {
+  stride: number;
+  step: number[];
+  loss: number[];
+}
+export const MAX_STEP_LOSS_POINTS = 1000;
+
 /** Events a UI can draw live. All plain JSON so they cross worker/webview boundaries. */
 export type TrainEvent =
   | { type: 'start'; task: string; method: TrainMethod; backend: string; epochs: number; stepsPerEpoch: number; layers: string[] }
@@ -133,6 +145,8 @@ export interface BaselineResult {
   history: EpochMetrics[];
   /** Bytes a stored copy would need (fine-tune: whole float32 network + head; classifier: head only). */
   bytesIfStored: number;
+  /** Per-step training loss; absent in results saved before it was recorded. */
+  stepLoss?: StepLossSeries;
 }
 
 /** Everything the inspector and webview show about one task, computed from disk without TF.js. null = unknown (damaged task). */
@@ -156,6 +170,8 @@ export interface TaskStats {
   /** Why a 'failed' task cannot be used (the one-line error its files give), else null. */
   damage: string | null;
   history: EpochMetrics[];
+  /** Per-step training loss as stored in task.json; null for tasks saved before it was recorded. */
+  stepLoss: StepLossSeries | null;
   baselines: BaselineResult[];
   options: TrainOptions;
 }

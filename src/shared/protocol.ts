@@ -152,13 +152,19 @@ const isOptions = (x: unknown): x is TrainOptions =>
   isNum(x.maskScale) &&
   isNum(x.seed);
 
+/** Optional in messages: states persisted by older versions have no loss series. */
+const isStepLossOpt = (x: unknown): boolean =>
+  x === undefined || x === null ||
+  (isObj(x) && isInt(x.stride) && x.stride >= 1 && isArrOf(x.step, isInt) && isNumArr(x.loss) && (x.step as number[]).length === (x.loss as number[]).length);
+
 const isBaseline = (x: unknown): x is BaselineResult =>
   isObj(x) &&
   (x.method === 'classifier' || x.method === 'finetune') &&
   isNum(x.testAccuracy) &&
   isNum(x.trainSeconds) &&
   isArrOf(x.history, isEpochMetrics) &&
-  isNum(x.bytesIfStored);
+  isNum(x.bytesIfStored) &&
+  (x.stepLoss === undefined || (x.stepLoss !== null && isStepLossOpt(x.stepLoss)));
 
 const isTask = (x: unknown): x is TaskStats =>
   isObj(x) &&
@@ -176,6 +182,7 @@ const isTask = (x: unknown): x is TaskStats =>
   isTaskState(x.state) &&
   (x.damage === null || isStr(x.damage)) &&
   isArrOf(x.history, isEpochMetrics) &&
+  isStepLossOpt(x.stepLoss) &&
   isArrOf(x.baselines, isBaseline) &&
   isOptions(x.options);
 

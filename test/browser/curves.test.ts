@@ -184,3 +184,46 @@ describe('training curves (Chromium)', { timeout: 90_000 }, () => {
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(OUT, `webview-${name}.png`), fullPage: true });
 }
+
+describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'show', view: 'curves' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('draws the stored loss after a reload, baselines included, and exports it', async () => {
+    const s = makeStats();
+    s.tasks[0].baselines = [{ method: 'classifier', testAccuracy: 0.8, trainSeconds: 3, history: [], bytesIfStored: 5000, stepLoss: { stride: 8, step: [8, 16, 24], loss: [1.5, 1.1, 0.9] } }];
+    await send(page, { type: 'state', stats: s });
+    await page.reload();
+    await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((m) => m.type === 'ready'));
+    await setTheme(page, 'dark');
+    await frames();
+    const rows = await curveRows();
+    const loss = (series: string, task: string) => rows.filter((r) => r[0] === 'loss' && r[1] === series && r[2] === task).map((r) => [Number(r[3]), Number(r[4])]);
+    assert.deepEqual(loss('loss', 'mnist'), s.tasks[0].stepLoss!.step.map((x, i) => [x, s.tasks[0].stepLoss!.loss[i]]));
+    assert.deepEqual(loss('loss', 'fashion').length, 15);
+    assert.deepEqual(loss('classifier', 'mnist'), [[8, 1.5], [16, 1.1], [24, 0.9]]);
+    assert.equal(await page.isVisible('.chart-empty'), false);
+    assert.equal(Number(await page.getAttribute('canvas[data-chart="loss"]', 'data-points')), 33);
+    await shot('curves-loss-dark');
+    await setTheme(page, 'light');
+    await shot('curves-loss-light');
+    await setTheme(page, 'dark');
+  });
+
+  it('says so when no run has a stored loss, instead of an empty 0..1 chart', async () => {
+    const s = makeStats();
+    for (const t of s.tasks) t.stepLoss = null;
+    await send(page, { type: 'state', stats: s });
+    await frames();
+    assert.equal(await page.isVisible('.chart-empty'), true);
+    assert.match((await page.textContent('.chart-empty')) ?? '', /trained before task\.json kept it/);
+  });
+});

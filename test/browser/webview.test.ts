@@ -198,19 +198,21 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     }
     assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [3, 0.991]]);
     assert.equal(rows.filter((r) => r[1] === 'finetune' || r[1] === 'classifier').length, 2, 'one baseline, two endpoints');
-    assert.equal(rows.filter((r) => r[0] === 'loss').length, 0);
+    // Per-step loss comes from task.json (quickdraw was saved before it was recorded).
+    for (const t of stats.tasks) assert.deepEqual(pick('loss', 'loss', t.name), t.stepLoss ? t.stepLoss.step.map((x, i) => [x, t.stepLoss!.loss[i]]) : []);
+    assert.equal(await page.isVisible('.chart-empty'), false);
 
     // Live events: same canvases (no re-creation), points appended.
     await page.evaluate(() => ((document.querySelector('canvas[data-chart="accuracy"]') as any).__marker = 1));
-    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 1, stepsPerEpoch: 10, loss: 0.42 } });
-    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 2, stepsPerEpoch: 10, loss: 0.4 } });
+    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 1, stepsPerEpoch: 20, loss: 0.42 } });
+    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 2, stepsPerEpoch: 20, loss: 0.4 } });
     await send(page, {
       type: 'trainEvent',
       event: { type: 'epoch', task: 'mnist', epoch: 4, trainAccuracy: 0.93, trainLoss: 0.4, valAccuracy: 0.9, layerSparsity: SPARSITY[0], bitsFlipped: 321, seconds: 2 },
     });
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 2);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 32);
     rows = await curveRows();
-    assert.deepEqual(pick('loss', 'loss', 'mnist'), [[31, 0.42], [32, 0.4]]);
+    assert.deepEqual(pick('loss', 'loss', 'mnist').slice(-3), [[60, stats.tasks[0].stepLoss!.loss.at(-1)], [61, 0.42], [62, 0.4]]);
     assert.deepEqual(pick('accuracy', 'train', 'mnist').at(-1), [4, 0.93]);
     assert.equal(pick('accuracy', 'train', 'mnist').length, 4);
     assert.deepEqual(pick('accuracy', 'val', 'mnist').at(-1), [4, 0.9]);

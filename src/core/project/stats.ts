@@ -34,7 +34,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.options.maskKind, bnMode: meta.options.bnMode,
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
         bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
-        state: 'trained', damage: null, history: meta.history, baselines: meta.baselines, options: meta.options,
+        state: 'trained', damage: null, history: meta.history, stepLoss: meta.stepLoss ?? null, baselines: meta.baselines, options: meta.options,
       });
       loaded.push(t.packed);
       loadedIdx.push(idx);
@@ -45,7 +45,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         bnMode: meta?.options.bnMode ?? 'frozen', testAccuracy: meta?.testAccuracy ?? null,
         layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
         state: 'failed', damage: e.oneLine(),
-        history: meta?.history ?? [], baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
+        history: meta?.history ?? [], stepLoss: meta?.stepLoss ?? null, baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
       });
     }
   });

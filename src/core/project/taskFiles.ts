@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BaselineResult, BnValues, DataLimits, EpochMetrics, EvalResult, TrainOptions } from '../types';
+import type { BaselineResult, BnValues, DataLimits, EpochMetrics, EvalResult, StepLossSeries, TrainOptions } from '../types';
 import { PiggybackError } from '../errors';
 import { withFsErrors } from '../fsErrors';
 import { maskSparsity, type PackedMask } from './analytics';
@@ -38,6 +38,8 @@ export interface TaskArtifacts {
   head: { kernel: Float32Array; shape: [number, number]; bias: Float32Array };
   bn?: StoredBn[];
   history: EpochMetrics[];
+  /** Per-step training loss, bounded (train/stepLoss.ts). */
+  stepLoss?: StepLossSeries;
   /** NaN when unknown (stored as null). */
   testAccuracy: number;
   evaluation?: EvalResult;
@@ -200,6 +202,7 @@ export function loadTask(dir: string, name: string): TaskArtifacts {
   if (bn) art.bn = bn;
   if (meta.dataLimits) art.dataLimits = meta.dataLimits;
   if (meta.evaluation) art.evaluation = meta.evaluation;
+  if (meta.stepLoss) art.stepLoss = meta.stepLoss;
   return art;
 }
 
@@ -299,6 +302,7 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
       testAccuracy: Number.isFinite(artifacts.testAccuracy) ? artifacts.testAccuracy : null,
       evaluation: artifacts.evaluation ?? null,
       history: artifacts.history,
+      ...(artifacts.stepLoss ? { stepLoss: artifacts.stepLoss } : {}),
       baselines: artifacts.baselines ?? [],
       layerSparsity: sp.layerSparsity,
       sparsity: sp.sparsity,
