@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendInfo, type BackendPreference } from './backend';
 import { PiggybackError, isPiggybackError } from './errors';
+import { checkHyper, resolveDataLimits, resolveTrainOptions } from './hyperparams';
 import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
 import { findClassifierTop, readModelTopology, type ClassifierTop } from './model/modelIO';
@@ -173,6 +174,7 @@ export async function createProject(req: CreateProjectRequest): Promise<CreatePr
   if (fs.existsSync(path.join(req.projectDir, MANIFEST_FILE))) {
     throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
   }
+  checkHyper('threshold', req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold);
   const { modelPath, cutAt, inputSize, alias, classifierTop } = resolveBackboneArg(req);
   const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
   createProjectDir(
@@ -215,25 +217,8 @@ async function loadTaskData(backbone: Backbone, spec: string, limits: DataLimits
   return loadDataset(spec, { height, width, channels }, { trainPerClass: limits.trainPerClass, testLimit: limits.testLimit, valFraction: limits.valFraction, seed });
 }
 
-function resolveOptions(partial: Partial<TrainOptions> | undefined, threshold: number): TrainOptions {
-  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, threshold, ...stripUndefined(partial ?? {}) };
-  const positive: Array<keyof TrainOptions> = ['epochs', 'batchSize', 'lrMask', 'lrHead', 'maskScale'];
-  for (const k of positive) {
-    const v = o[k] as number;
-    if (!Number.isFinite(v) || v <= 0) throw new PiggybackError('BAD_ARGUMENT', `${k} must be a positive number, got ${v}`);
-  }
-  if (!Number.isInteger(o.epochs) || !Number.isInteger(o.batchSize)) throw new PiggybackError('BAD_ARGUMENT', 'epochs and batch size must be whole numbers');
-  if (!(o.maskScale > o.threshold)) {
-    throw new PiggybackError('BAD_ARGUMENT', `mask scale ${o.maskScale} must be above the threshold ${o.threshold}`, 'otherwise the untrained mask would switch weights off');
-  }
-  if (o.maskKind !== 'binary' && o.maskKind !== 'ternary') throw new PiggybackError('BAD_ARGUMENT', `mask kind must be binary or ternary, got ${o.maskKind}`);
-  if (o.bnMode !== 'frozen' && o.bnMode !== 'trainable') throw new PiggybackError('BAD_ARGUMENT', `BN mode must be frozen or trainable, got ${o.bnMode}`);
-  return o;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
+/** Defaults, ranges and the threshold's owner all come from the one table (hyperparams.ts). */
+const resolveOptions = resolveTrainOptions;
 
 function wrapEvents(onEvent: EventSink | undefined, task: string, run: () => Promise<void>): Promise<void> {
   return run().catch((e) => {
@@ -249,7 +234,7 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
   checkDatasetSpec(req.dataset);
   let handle = openProject(req.projectDir);
   const opts = resolveOptions(req.options, handle.manifest.threshold);
-  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  const limits: DataLimits = resolveDataLimits(req);
   await wrapEvents(onEvent, req.task, async () => {
     const info = await useBackend(req);
     const opened = await openWithBackbone(req.projectDir);
@@ -346,6 +331,7 @@ async function restoreTask(projectDir: string, task: string): Promise<{ backbone
 }
 
 export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): Promise<EvalResult> {
+  checkHyper('testLimit', req.testLimit);
   await useBackend(req);
   const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
   try {

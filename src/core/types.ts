@@ -2,6 +2,7 @@
  * Plain data types shared by the engine, the CLI, the extension worker and the webview.
  * Nothing here depends on TensorFlow.js, so the webview and protocol can import it.
  */
+import { defaultTrainOptions } from './hyperparams';
 
 /** Images as NHWC float32 in [0, 1], labels as class indices. */
 export interface Dataset {
@@ -60,19 +61,8 @@ export interface TrainOptions {
   seed: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 30,
-  batchSize: 32,
-  lrMask: 1e-4,
-  lrHead: 1e-4,
-  lrDecayEvery: 15,
-  lrDecayFactor: 0.1,
-  maskKind: 'binary',
-  bnMode: 'frozen',
-  threshold: 5e-3,
-  maskScale: 1e-2,
-  seed: 1,
-};
+/** The paper's defaults, from the one hyperparameter table (hyperparams.ts). */
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = defaultTrainOptions();
 
 /** Data limits a task was trained with, kept so baselines and re-evaluation use the same data. */
 export interface DataLimits {
