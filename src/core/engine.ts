@@ -281,6 +281,7 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
           bn: net.bn?.toArrays(),
           history,
           stepLoss: stepLoss.series(),
+          trainImages: data.train.count,
           testAccuracy: evaluation.accuracy,
           evaluation,
           trainSeconds,

@@ -164,6 +164,10 @@ export interface TaskStats {
   stepLoss: StepLossSeries | null;
   baselines: BaselineResult[];
   options: TrainOptions;
+  /** The data caps it trained with; null when task.json predates them. */
+  dataLimits: DataLimits | null;
+  /** Training images it trained on (after caps and the validation hold-out); null when not recorded. */
+  trainImages: number | null;
 }
 
 export interface OverlapMatrices {

@@ -183,6 +183,8 @@ const isTask = (x: unknown): x is TaskStats =>
   (x.damage === null || isStr(x.damage)) &&
   isArrOf(x.history, isEpochMetrics) &&
   isStepLossOpt(x.stepLoss) &&
+  (x.dataLimits === undefined || x.dataLimits === null || (isObj(x.dataLimits) && isNum(x.dataLimits.valFraction))) &&
+  (x.trainImages === undefined || x.trainImages === null || isInt(x.trainImages)) &&
   isArrOf(x.baselines, isBaseline) &&
   isOptions(x.options);
 

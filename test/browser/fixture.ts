@@ -75,7 +75,9 @@ export function makeStats(): ProjectStats {
       t === 0
         ? [{ method: 'finetune', testAccuracy: 0.991, trainSeconds: 30, history: [], bytesIfStored: 560000 }]
         : [],
-    options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 3 },
+    options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 3, seed: 1 + t },
+    dataLimits: { trainPerClass: 200, valFraction: 0.1 },
+    trainImages: 1800,
   }));
   return {
     dir: '/tmp/project',

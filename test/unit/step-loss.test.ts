@@ -90,6 +90,10 @@ test('a real training run stores the loss of every step it trained, as the step 
   assert.ok(steps.length >= 8, `${steps.length} steps`);
   assert.deepEqual(t.stepLoss, { stride: 1, step: steps.map((s) => s[0]), loss: steps.map((s) => s[1]) });
   assert.deepEqual(readTaskMeta(dir, 'q').stepLoss, t.stepLoss);
+  // What the estimate and the run comparison need: images trained on, data caps.
+  const perEpoch = steps.length / 2;
+  assert.ok(t.trainImages! > 16 * (perEpoch - 1) && t.trainImages! <= 16 * perEpoch, `${t.trainImages} images in ${perEpoch} steps of 16`);
+  assert.deepEqual(t.dataLimits, { valFraction: 0.1 });
   const [b] = await engine.runBaselines({ projectDir: dir, task: 'q', methods: ['classifier'], backend: 'wasm' });
   assert.equal(b.stepLoss?.step.length, steps.length, 'the baseline trains as many steps and keeps them');
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });

@@ -35,6 +35,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
         bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
         state: 'trained', damage: null, history: meta.history, stepLoss: meta.stepLoss ?? null, baselines: meta.baselines, options: meta.options,
+        dataLimits: meta.dataLimits ?? null, trainImages: meta.trainImages ?? null,
       });
       loaded.push(t.packed);
       loadedIdx.push(idx);
@@ -46,6 +47,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
         state: 'failed', damage: e.oneLine(),
         history: meta?.history ?? [], stepLoss: meta?.stepLoss ?? null, baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
+        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null,
       });
     }
   });

@@ -40,6 +40,8 @@ export interface TaskArtifacts {
   history: EpochMetrics[];
   /** Per-step training loss, bounded (train/stepLoss.ts). */
   stepLoss?: StepLossSeries;
+  /** Training images after caps and the validation hold-out. */
+  trainImages?: number;
   /** NaN when unknown (stored as null). */
   testAccuracy: number;
   evaluation?: EvalResult;
@@ -203,6 +205,7 @@ export function loadTask(dir: string, name: string): TaskArtifacts {
   if (meta.dataLimits) art.dataLimits = meta.dataLimits;
   if (meta.evaluation) art.evaluation = meta.evaluation;
   if (meta.stepLoss) art.stepLoss = meta.stepLoss;
+  if (meta.trainImages) art.trainImages = meta.trainImages;
   return art;
 }
 
@@ -303,6 +306,7 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
       evaluation: artifacts.evaluation ?? null,
       history: artifacts.history,
       ...(artifacts.stepLoss ? { stepLoss: artifacts.stepLoss } : {}),
+      ...(artifacts.trainImages ? { trainImages: artifacts.trainImages } : {}),
       baselines: artifacts.baselines ?? [],
       layerSparsity: sp.layerSparsity,
       sparsity: sp.sparsity,

@@ -33,6 +33,8 @@ export interface TaskMeta {
   history: EpochMetrics[];
   /** Per-step training loss (bounded); absent in files written before it was recorded. */
   stepLoss?: StepLossSeries;
+  /** Training images after caps and the validation hold-out (absent in older files). */
+  trainImages?: number;
   baselines: BaselineResult[];
   /** Fraction of entries switched off per masked layer (manifest order), and overall. */
   layerSparsity: number[];
@@ -110,6 +112,7 @@ export function parseTaskMeta(text: string, file: string, name: string): TaskMet
   if (!Array.isArray(m.baselines)) m.baselines = [];
   // Loss series are for drawing only: an unsound one is dropped, never fatal.
   if (m.stepLoss !== undefined && !isStepLossSeries(m.stepLoss)) delete m.stepLoss;
+  if (m.trainImages !== undefined && !(Number.isInteger(m.trainImages) && m.trainImages > 0)) delete m.trainImages;
   for (const b of m.baselines) if (b && typeof b === 'object' && b.stepLoss !== undefined && !isStepLossSeries(b.stepLoss)) delete b.stepLoss;
   if (!Array.isArray(m.layerSparsity)) m.layerSparsity = [];
   if (!isNum(m.trainSeconds)) m.trainSeconds = 0;

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { ProjectStats } from '../../core/types';
 import type { ExtCtx } from '../context';
 import * as fmt from '../format';
+import { differingKeys, runValues } from '../hyperModel';
 import { resolveUserPath } from '../projectModel';
 import type { ReportArgs } from './args';
 import { requireProject } from './pickers';
@@ -29,6 +30,15 @@ export function markdownReport(s: ProjectStats): string {
     L.push('', '## Mask overlap (Jaccard of kept weights, all layers)', '');
     L.push(`| | ${s.tasks.map((t) => t.name).join(' | ')} |`, `|---|${s.tasks.map(() => '---|').join('')}`);
     s.overlap.overall.jaccard.forEach((row, i) => L.push(`| ${s.tasks[i].name} | ${row.map((v) => fmt.fixed(v)).join(' | ')} |`));
+  }
+  const keys = differingKeys(s.tasks);
+  if (keys.length) {
+    L.push('', '## Options that differ between tasks', '');
+    L.push(`| task | ${keys.join(' | ')} |`, `|---|${keys.map(() => '---|').join('')}`);
+    for (const t of s.tasks.filter((x) => x.state !== 'failed')) {
+      const v = runValues(t);
+      L.push(`| ${t.name} | ${keys.map((k) => String(v[k] ?? 'all')).join(' | ')} |`);
+    }
   }
   const withBaselines = s.tasks.filter((t) => t.baselines.length);
   if (withBaselines.length) {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_TRAIN_OPTIONS, type TaskStats } from '../../core/types';
 import { hyperSpec, rangeText, type HyperKey } from '../../core/hyperparams';
-import { hyperRows, hyperValue, parseHyperInput, withHyper, type Hyper } from '../hyperModel';
+import { differingKeys, differingText, estimateRun, formatDuration, hyperRows, hyperValue, parseHyperInput, presetFromTask, withHyper, type Hyper } from '../hyperModel';
 import type { ExtCtx } from '../context';
 import { ExplorerPanel } from '../explorerPanel';
 import { runWithProgress } from '../jobProgress';
@@ -68,19 +68,52 @@ async function resolveTrainProject(ctx: ExtCtx, args: TrainArgs): Promise<string
 interface HyperItem extends vscode.QuickPickItem {
   key?: HyperKey;
   start?: boolean;
+  like?: TaskStats | 'pick';
+}
+
+/** "like task X": the project's readable tasks, the last one first. */
+async function pickLikeTask(tasks: readonly TaskStats[]): Promise<TaskStats | undefined> {
+  const keys = differingKeys(tasks);
+  const items = [...tasks].reverse().map((t) => ({
+    label: t.name,
+    description: `${t.dataset} · ${t.options.epochs} epochs · ${t.testAccuracy === null ? 'acc –' : `acc ${pct(t.testAccuracy, 2)}`}`,
+    detail: keys.length ? differingText(t, keys) : undefined,
+    task: t,
+  }));
+  return (await vscode.window.showQuickPick(items, { title: 'Piggyback: set up the run like task…', matchOnDescription: true, matchOnDetail: true }))?.task;
 }
 
 /** Shows the hyperparameters (from the one table); picking one edits it; "Start training" returns them. */
-async function confirmHyper(title: string, h: Hyper, projectThreshold: number): Promise<Hyper | undefined> {
+async function confirmHyper(title: string, h: Hyper, projectThreshold: number, tasks: readonly TaskStats[], dataset: string): Promise<Hyper | undefined> {
+  const readable = tasks.filter((t) => t.state !== 'failed');
+  const last = readable[readable.length - 1];
   for (;;) {
+    const est = estimateRun(h, dataset, readable);
     const items: HyperItem[] = [
-      { label: '$(play) Start training', description: `${h.options.epochs} epoch${h.options.epochs === 1 ? '' : 's'}, batch ${h.options.batchSize}`, start: true, alwaysShow: true },
+      {
+        label: '$(play) Start training',
+        description: `${h.options.epochs} epoch${h.options.epochs === 1 ? '' : 's'}, batch ${h.options.batchSize}${est.seconds === null ? '' : ` · about ${formatDuration(est.seconds)}`}`,
+        detail: est.basis,
+        start: true,
+        alwaysShow: true,
+      },
+      ...(last
+        ? [
+            { label: `$(history) Like the last run: ${last.name}`, description: `${last.dataset} · ${last.options.epochs} epochs, batch ${last.options.batchSize}`, like: last },
+            ...(readable.length > 1 ? [{ label: '$(copy) Like task…', description: 'its options and data caps', like: 'pick' as const }] : []),
+          ]
+        : []),
       { label: 'hyperparameters (pick one to edit)', kind: vscode.QuickPickItemKind.Separator },
       ...hyperRows(h, projectThreshold).map((r) => ({ label: r.label, description: r.description, key: r.editable ? r.key : undefined })),
     ];
     const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Enter starts training; pick a line to change it (defaults come from the piggyback.* settings)' });
     if (!pick) return undefined;
     if (pick.start) return h;
+    if (pick.like) {
+      const t = pick.like === 'pick' ? await pickLikeTask(readable) : pick.like;
+      if (t) h = presetFromTask(t, h);
+      continue;
+    }
     if (!pick.key) continue;
     const k = pick.key;
     const spec = hyperSpec(k);
@@ -158,7 +191,8 @@ export async function trainMask(ctx: ExtCtx, args: TrainArgs): Promise<TrainResu
   };
   const projectThreshold = ctx.model.stats?.dir === projectDir ? ctx.model.stats.threshold : DEFAULT_TRAIN_OPTIONS.threshold;
   if (!args.nonInteractive) {
-    const h = await confirmHyper(`Piggyback: train "${task}" on ${path.basename(dataset)}`, hyper, projectThreshold);
+    const tasks = ctx.model.stats?.dir === projectDir ? ctx.model.stats.tasks : [];
+    const h = await confirmHyper(`Piggyback: train "${task}" on ${path.basename(dataset)}`, hyper, projectThreshold, tasks, dataset);
     if (!h) return undefined;
     hyper = h;
   }
