@@ -15,6 +15,7 @@
  */
 import {
   Chart,
+  LogarithmicScale,
   LineController,
   LineElement,
   LinearScale,
@@ -29,15 +30,16 @@ import { h } from './dom';
 import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { compactCount } from './overlap';
 import { assignSlots, slotColor, slotMarker } from './palette';
+import { emaDebiased } from './smoothing';
 import type { Theme } from './theme';
 import type { ViewContext } from './viewContext';
 
 // Register only what we draw: keeps the bundle small (no chart.js/auto).
-Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip, Title);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Title);
 
 type Pt = { x: number; y: number };
 type ChartId = 'accuracy' | 'loss' | 'bits';
-type SeriesKind = 'train' | 'val' | 'loss' | 'bits' | 'classifier' | 'finetune';
+type SeriesKind = 'train' | 'val' | 'loss' | 'loss_smoothed' | 'bits' | 'classifier' | 'finetune';
 const CHART_IDS: ChartId[] = ['accuracy', 'loss', 'bits'];
 
 interface TaskSeries {
@@ -53,6 +55,8 @@ interface DsInfo {
   kind: SeriesKind;
   /** Series key: the task name, or "task (method)" for a baseline run streaming live. */
   key: string;
+  /** Drawn smoothed (baseline loss with smoothing on): the CSV says so. */
+  smoothed?: boolean;
 }
 type LineDs = ChartDataset<'line', Pt[]>;
 
@@ -70,6 +74,7 @@ const DASH: Record<SeriesKind, number[]> = {
   train: [],
   val: [2, 3],
   loss: [],
+  loss_smoothed: [],
   bits: [],
   classifier: [8, 4],
   finetune: [12, 3, 3, 3],
@@ -78,6 +83,7 @@ const KIND_LABEL: Record<SeriesKind, string> = {
   train: 'train',
   val: 'validation',
   loss: 'loss',
+  loss_smoothed: 'loss (smoothed)',
   bits: 'bits flipped',
   classifier: 'classifier-only (test)',
   finetune: 'fine-tuning (test)',
@@ -98,6 +104,9 @@ export class CurvesView {
   private readonly styleKey = h('div', { class: 'style-key', 'aria-label': 'Line styles' });
   private readonly status = h('p', { class: 'status-line', role: 'status' });
   private readonly lossEmpty = h('p', { class: 'chart-empty', hidden: true });
+  private readonly smoothing = h('input', { type: 'range', id: 'smoothing', min: 0, max: 0.99, step: 0.01, 'aria-label': 'Loss smoothing (exponential moving average weight)' });
+  private readonly smoothingValue = h('output', { for: 'smoothing', class: 'smoothing-value' });
+  private readonly lossLog = h('input', { type: 'checkbox', id: 'loss-log' });
   private stats: ProjectStats | undefined;
   private dir: string | undefined;
   private slots: Record<string, number> = {};
@@ -117,6 +126,22 @@ export class CurvesView {
       ctx.persist();
       this.sync();
     });
+    this.smoothing.value = String(ctx.state.smoothing);
+    this.smoothingValue.textContent = ctx.state.smoothing.toFixed(2);
+    this.smoothing.addEventListener('input', () => {
+      ctx.state.smoothing = Math.min(0.99, Math.max(0, Number(this.smoothing.value)));
+      this.smoothingValue.textContent = ctx.state.smoothing.toFixed(2);
+      ctx.persist();
+      this.sync();
+    });
+    this.lossLog.checked = ctx.state.lossLog;
+    this.lossLog.addEventListener('change', () => {
+      ctx.state.lossLog = this.lossLog.checked;
+      ctx.persist();
+      this.applyLossScale();
+      this.restyle = true;
+      this.schedule();
+    });
     const all = h('button', { type: 'button', class: 'link', 'data-runs': 'all', text: 'Show all' });
     const none = h('button', { type: 'button', class: 'link', 'data-runs': 'none', text: 'Hide all' });
     all.addEventListener('click', () => this.setAllHidden(false));
@@ -126,6 +151,12 @@ export class CurvesView {
       { class: 'view', 'data-view': 'curves' },
       h('div', { class: 'toolbar' }, this.filter, this.runCount, all, none, h('span', { class: 'spacer' }), png, csv),
       h('div', { class: 'run-legend' }, this.runList, this.styleKey),
+      h(
+        'div',
+        { class: 'toolbar loss-tools' },
+        h('label', { class: 'check', for: 'smoothing', title: "TensorBoard's smoothing: a debiased exponential moving average of the per-step loss; the raw loss stays drawn faintly" }, 'Loss smoothing', this.smoothing, this.smoothingValue),
+        h('label', { class: 'check', title: 'Logarithmic loss axis' }, this.lossLog, 'log scale'),
+      ),
       this.status,
       h('div', { class: 'charts' }, ...boxes),
     );
@@ -153,7 +184,7 @@ export class CurvesView {
                 // Bits flipped are counts: no fractional ticks on a small range.
                 ...(id === 'bits' ? { precision: 0 } : {}),
                 callback: (v) =>
-                  id === 'accuracy' ? `${Math.round(Number(v) * 100)}%` : id === 'bits' ? compactCount(Number(v)) : String(v),
+                  id === 'accuracy' ? `${Math.round(Number(v) * 100)}%` : id === 'bits' ? compactCount(Number(v)) : this.ctx.state.lossLog ? logTick(Number(v)) : String(v),
               },
             },
           },
@@ -164,8 +195,19 @@ export class CurvesView {
         },
       });
     }
+    this.applyLossScale();
     this.applyTheme(this.ctx.theme());
     this.sync();
+  }
+
+  /** Linear from zero, or logarithmic (loss is positive), as the checkbox says. */
+  private applyLossScale(): void {
+    const chart = this.charts.loss;
+    if (!chart?.options.scales) return;
+    const y = chart.options.scales.y as Record<string, unknown>;
+    y.type = this.ctx.state.lossLog ? 'logarithmic' : 'linear';
+    y.beginAtZero = !this.ctx.state.lossLog;
+    // Grid and tick colours survive: applyTheme writes them onto the same object.
   }
 
   update(stats: ProjectStats | undefined): void {
@@ -333,10 +375,8 @@ export class CurvesView {
 
   private dataset(key: string, info: DsInfo, label: string, data: Pt[], next: Map<string, LineDs>): LineDs {
     let ds = this.datasets.get(key);
-    if (!ds) {
-      ds = { label, data, pointRadius: 2, borderWidth: 2 };
-      this.info.set(ds, info);
-    }
+    if (!ds) ds = { label, data, pointRadius: 2, borderWidth: 2 };
+    this.info.set(ds, info);
     ds.data = data;
     next.set(key, ds);
     return ds;
@@ -365,7 +405,10 @@ export class CurvesView {
         lists[chart].push(this.dataset(`${chart}:${kind}:${key}`, { chart, kind, key }, `${key} ${KIND_LABEL[kind]}`, data, next));
       add('accuracy', 'train', s.train);
       if (s.val.length) add('accuracy', 'val', s.val);
-      if (s.loss.length) add('loss', 'loss', s.loss);
+      if (s.loss.length) {
+        add('loss', 'loss', s.loss);
+        if (this.ctx.state.smoothing > 0) add('loss', 'loss_smoothed', smoothed(s.loss, this.ctx.state.smoothing));
+      }
       add('bits', 'bits', s.bits);
       for (const p of s.train) maxEpoch = Math.max(maxEpoch, p.x);
     }
@@ -377,7 +420,9 @@ export class CurvesView {
         lists.accuracy.push(ds);
         // The baseline's own training loss, once the live run of it is over.
         if (b.stepLoss && !this.series.has(`${t.name} (${b.method})`)) {
-          lists.loss.push(this.dataset(`loss:${b.method}:${t.name}`, { chart: 'loss', kind: b.method, key: t.name }, `${t.name} ${KIND_LABEL[b.method].replace(' (test)', '')} loss`, lossPoints(b.stepLoss), next));
+          const pts = lossPoints(b.stepLoss);
+          const label = `${t.name} ${KIND_LABEL[b.method].replace(' (test)', '')} loss`;
+          lists.loss.push(this.dataset(`loss:${b.method}:${t.name}`, { chart: 'loss', kind: b.method, key: t.name, smoothed: this.ctx.state.smoothing > 0 }, label, this.ctx.state.smoothing > 0 ? smoothed(pts, this.ctx.state.smoothing) : pts, next));
         }
       }
     }
@@ -404,8 +449,10 @@ export class CurvesView {
         if (!inf) return;
         const slot = this.slotOf(inf.key);
         const c = slotColor(slot, t);
-        const line = inf.kind === 'classifier' || inf.kind === 'finetune' || inf.kind === 'loss';
-        ds.borderColor = c;
+        const line = inf.kind === 'classifier' || inf.kind === 'finetune' || inf.kind === 'loss' || inf.kind === 'loss_smoothed';
+        // With smoothing on, the raw loss stays as a faint line under the smoothed one (as TensorBoard draws it).
+        const faint = inf.kind === 'loss' && this.ctx.state.smoothing > 0;
+        ds.borderColor = faint ? withAlpha(c, 0.35) : c;
         ds.backgroundColor = c;
         ds.pointBorderColor = c;
         ds.pointBackgroundColor = inf.kind === 'val' ? t.bg : c;
@@ -499,6 +546,7 @@ export class CurvesView {
         const c = this.canvases[id as ChartId];
         c.dataset.points = String(chart.data.datasets.reduce((a, d, i) => a + (chart.isDatasetVisible(i) ? d.data.length : 0), 0));
         c.dataset.plotHeight = String(Math.round(chart.chartArea?.height ?? 0));
+        c.dataset.yScale = String(chart.scales.y?.type ?? '');
       }
     });
   }
@@ -527,10 +575,27 @@ export class CurvesView {
     for (const [id, chart] of Object.entries(this.charts))
       chart.data.datasets.forEach((ds, i) => {
         const inf = this.info.get(ds);
-        if (inf && chart.isDatasetVisible(i)) for (const p of ds.data) rows.push([id, inf.kind, inf.key, p.x, p.y]);
+        if (inf && chart.isDatasetVisible(i)) for (const p of ds.data) rows.push([id, inf.smoothed ? `${inf.kind}_smoothed` : inf.kind, inf.key, p.x, p.y]);
       });
     exportCsv('training-curves', rows);
   }
+}
+
+/** Log axis labels at 1, 2 and 5 per decade only, so they do not overlap. */
+function logTick(v: number): string {
+  if (!(v > 0)) return '';
+  const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+  return [1, 2, 5].some((k) => Math.abs(m - k) < 1e-6) ? String(Number(v.toPrecision(3))) : '';
+}
+
+/** #rrggbb at the given opacity; other colour forms are returned as they are. */
+function withAlpha(c: string, a: number): string {
+  return /^#[0-9a-f]{6}$/i.test(c) ? `${c}${Math.round(a * 255).toString(16).padStart(2, '0')}` : c;
+}
+
+function smoothed(pts: Pt[], weight: number): Pt[] {
+  const ys = emaDebiased(pts.map((p) => p.y), weight);
+  return pts.map((p, i) => ({ x: p.x, y: ys[i] }));
 }
 
 function lossPoints(s: StepLossSeries | null | undefined): Pt[] {

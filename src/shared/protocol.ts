@@ -87,6 +87,9 @@ export interface WebviewState {
   /** Curves: tasks the user switched off, and the run filter text. */
   hiddenRuns: string[];
   runFilter: string;
+  /** Loss chart: EMA smoothing weight in [0, 0.99] (TensorBoard's), and log scale. */
+  smoothing: number;
+  lossLog: boolean;
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -97,6 +100,8 @@ export const DEFAULT_WEBVIEW_STATE: WebviewState = {
   overlapLayer: -1,
   hiddenRuns: [],
   runFilter: '',
+  smoothing: 0.6,
+  lossLog: false,
 };
 
 // ---------------------------------------------------------------- validation helpers
@@ -316,6 +321,8 @@ export function parseWebviewState(x: unknown): WebviewState {
     s.taskSlots = { dir: ts.dir, slots: ts.slots as Record<string, number> };
   if (isStrArr(x.hiddenRuns)) s.hiddenRuns = x.hiddenRuns.slice(0, 1000);
   if (isStr(x.runFilter)) s.runFilter = x.runFilter.slice(0, 200);
+  if (isNum(x.smoothing) && x.smoothing >= 0 && x.smoothing <= 0.99) s.smoothing = x.smoothing;
+  if (isBool(x.lossLog)) s.lossLog = x.lossLog;
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;

@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { Page } from 'playwright-core';
 import type { ProjectStats, TaskStats } from '../../src/core/types';
 import { OKABE_ITO } from '../../webview/palette';
+import { emaDebiased } from '../../webview/smoothing';
 import { makeStats } from './fixture';
 import { clearPosted, open, send, setTheme, startHarness, waitPosted, type Harness } from './harness';
 
@@ -209,9 +210,11 @@ describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
     const loss = (series: string, task: string) => rows.filter((r) => r[0] === 'loss' && r[1] === series && r[2] === task).map((r) => [Number(r[3]), Number(r[4])]);
     assert.deepEqual(loss('loss', 'mnist'), s.tasks[0].stepLoss!.step.map((x, i) => [x, s.tasks[0].stepLoss!.loss[i]]));
     assert.deepEqual(loss('loss', 'fashion').length, 15);
-    assert.deepEqual(loss('classifier', 'mnist'), [[8, 1.5], [16, 1.1], [24, 0.9]]);
+    assert.deepEqual(loss('classifier', 'mnist'), [], 'smoothed by default, and the CSV says so');
     assert.equal(await page.isVisible('.chart-empty'), false);
-    assert.equal(Number(await page.getAttribute('canvas[data-chart="loss"]', 'data-points')), 33);
+    // mnist and fashion: 15 raw + 15 smoothed (default smoothing 0.6); the classifier's 3, smoothed.
+    assert.equal(Number(await page.getAttribute('canvas[data-chart="loss"]', 'data-points')), 63);
+    assert.deepEqual(loss('classifier_smoothed', 'mnist').map((p) => p[0]), [8, 16, 24]);
     await shot('curves-loss-dark');
     await setTheme(page, 'light');
     await shot('curves-loss-light');
@@ -225,5 +228,68 @@ describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
     await frames();
     assert.equal(await page.isVisible('.chart-empty'), true);
     assert.match((await page.textContent('.chart-empty')) ?? '', /trained before task\.json kept it/);
+  });
+});
+
+describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'show', view: 'curves' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it("the slider applies TensorBoard's debiased EMA to the loss, raw kept; 0 turns it off", async () => {
+    const s = makeStats();
+    await send(page, { type: 'state', stats: s });
+    await frames();
+    const raw = s.tasks[0].stepLoss!.loss;
+    const rows = async () => (await curveRows()).filter((r) => r[0] === 'loss' && r[2] === 'mnist');
+    const ys = (rs: string[][], series: string) => rs.filter((r) => r[1] === series).map((r) => Number(r[4]));
+    let r = await rows();
+    assert.deepEqual(ys(r, 'loss'), raw);
+    assert.deepEqual(ys(r, 'loss_smoothed'), emaDebiased(raw, 0.6));
+    assert.equal(ys(r, 'loss_smoothed')[0], raw[0], 'debiased: the first point is not pulled to zero');
+    // Keyboard: the slider moves with the arrow keys (one step = 0.01).
+    await page.focus('#smoothing');
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+    await frames();
+    assert.equal(await page.textContent('.smoothing-value'), '0.65');
+    r = await rows();
+    const got = ys(r, 'loss_smoothed');
+    emaDebiased(raw, 0.65).forEach((v, i) => assert.ok(Math.abs(got[i] - v) < 1e-12, `point ${i}`));
+    await page.$eval('#smoothing', (el) => {
+      (el as HTMLInputElement).value = '0';
+      el.dispatchEvent(new Event('input'));
+    });
+    await frames();
+    r = await rows();
+    assert.deepEqual(ys(r, 'loss_smoothed'), []);
+    assert.deepEqual(ys(r, 'loss'), raw);
+  });
+
+  it('log scale switches the loss axis and survives a reload', async () => {
+    assert.equal(await page.getAttribute('canvas[data-chart="loss"]', 'data-y-scale'), 'linear');
+    await page.check('#loss-log');
+    await frames();
+    assert.equal(await page.getAttribute('canvas[data-chart="loss"]', 'data-y-scale'), 'logarithmic');
+    await page.reload();
+    await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((m) => m.type === 'ready'));
+    await setTheme(page, 'dark');
+    await frames();
+    assert.equal(await page.isChecked('#loss-log'), true);
+    assert.equal(await page.getAttribute('canvas[data-chart="loss"]', 'data-y-scale'), 'logarithmic');
+    await page.$eval('#smoothing', (el) => {
+      (el as HTMLInputElement).value = '0.8';
+      el.dispatchEvent(new Event('input'));
+    });
+    await frames();
+    await shot('curves-smoothed-log-dark');
+    await setTheme(page, 'light');
+    await shot('curves-smoothed-log-light');
   });
 });

@@ -210,7 +210,7 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
       type: 'trainEvent',
       event: { type: 'epoch', task: 'mnist', epoch: 4, trainAccuracy: 0.93, trainLoss: 0.4, valAccuracy: 0.9, layerSparsity: SPARSITY[0], bitsFlipped: 321, seconds: 2 },
     });
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 32);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 64, null, { timeout: 4000 }); // raw and smoothed
     rows = await curveRows();
     assert.deepEqual(pick('loss', 'loss', 'mnist').slice(-3), [[60, stats.tasks[0].stepLoss!.loss.at(-1)], [61, 0.42], [62, 0.4]]);
     assert.deepEqual(pick('accuracy', 'train', 'mnist').at(-1), [4, 0.93]);
