@@ -16,8 +16,8 @@ import type {
   BaselineResult,
 } from '../core/types';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';

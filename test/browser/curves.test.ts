@@ -293,3 +293,67 @@ describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
     await shot('curves-smoothed-log-light');
   });
 });
+
+describe('runs table (Chromium)', { timeout: 60_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'state', stats: makeStats() });
+    await send(page, { type: 'show', view: 'runs' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  const table = () =>
+    page.$$eval('table[data-table="runs"] tbody tr', (trs) =>
+      trs.map((tr) => Object.fromEntries(Array.from(tr.querySelectorAll('td')).map((td) => [td.dataset.col, td.dataset.value]))),
+    );
+  const headers = () => page.$$eval('table[data-table="runs"] thead th', (ths) => ths.map((th) => th.getAttribute('data-col')));
+
+  it('one row per task and baseline, every hyperparameter a column, exact values', async () => {
+    const s = makeStats();
+    const rows = await table();
+    assert.deepEqual(rows.map((r) => `${r.task}/${r.method}`), ['fashion/piggyback', 'mnist/piggyback', 'mnist/finetune', 'quickdraw/piggyback']);
+    const cols = await headers();
+    for (const k of ['epochs', 'batchSize', 'lrMask', 'lrHead', 'lrDecayEvery', 'lrDecayFactor', 'maskKind', 'bnMode', 'maskScale', 'threshold', 'seed', 'trainPerClass', 'testLimit', 'valFraction']) assert.ok(cols.includes(k), k);
+    const mnist = rows.find((r) => r.task === 'mnist' && r.method === 'piggyback')!;
+    assert.equal(Number(mnist.testAccuracy), s.tasks[0].testAccuracy);
+    assert.equal(Number(mnist.seed), 1);
+    assert.equal(Number(rows.find((r) => r.method === 'finetune')!.testAccuracy), 0.991);
+  });
+
+  it('sorts by a column (click, again for descending), diff-only keeps what tells runs apart, CSV is the table shown', async () => {
+    await page.click('button[data-sort="testAccuracy"]');
+    await page.click('button[data-sort="testAccuracy"]');
+    assert.equal(await page.getAttribute('th[data-col="testAccuracy"]', 'aria-sort'), 'descending');
+    assert.deepEqual((await table()).map((r) => Number(r.testAccuracy)), [0.991, ...makeStats().tasks.map((t) => t.testAccuracy!).reverse()], 'exact values, highest first');
+    // Keyboard: the header buttons are reachable and sort with Enter.
+    await page.focus('button[data-sort="seed"]');
+    await page.keyboard.press('Enter');
+    assert.deepEqual((await table()).map((r) => Number(r.seed)), [1, 1, 2, 3]);
+    await page.click('#runs-diff');
+    assert.equal(await page.getAttribute('#runs-diff', 'aria-pressed'), 'true');
+    const cols = await headers();
+    assert.deepEqual(cols.filter((c) => ['epochs', 'batchSize', 'lrMask', 'lrHead', 'lrDecayEvery', 'lrDecayFactor', 'maskKind', 'bnMode', 'maskScale', 'threshold', 'seed', 'trainPerClass', 'testLimit', 'valFraction'].includes(c!)), ['seed']);
+    await shot('runs-diff-dark');
+    await setTheme(page, 'light');
+    await shot('runs-diff-light');
+    await setTheme(page, 'dark');
+    await page.fill('#runs-filter', 'mnist');
+    assert.equal((await table()).length, 2);
+    await clearPosted(page);
+    await page.click('section[data-view="runs"] button[data-export="csv"]');
+    const msg = await waitPosted(page, 'export');
+    assert.equal(msg.file, 'runs-differences.csv');
+    const csv = csvRows(msg.data);
+    // Both mnist rows share seed 1: among the rows shown, no hyperparameter differs.
+    const shownCols = await headers();
+    assert.equal(shownCols.includes('seed'), false);
+    assert.deepEqual(csv[0], shownCols);
+    assert.deepEqual(csv.slice(1).map((r) => [r[0], r[1]]), [['mnist', 'piggyback'], ['mnist', 'finetune']], 'sorted by seed (equal: table order)');
+    assert.equal(csv[1][shownCols.indexOf('testAccuracy')], '0.9');
+  });
+});
