@@ -90,6 +90,8 @@ export interface WebviewState {
   /** Loss chart: EMA smoothing weight in [0, 0.99] (TensorBoard's), and log scale. */
   smoothing: number;
   lossLog: boolean;
+  /** Jaccard colours over 0..1, or over the off-diagonal data range (close overlaps told apart). */
+  overlapScale: 'fixed' | 'data';
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -102,6 +104,7 @@ export const DEFAULT_WEBVIEW_STATE: WebviewState = {
   runFilter: '',
   smoothing: 0.6,
   lossLog: false,
+  overlapScale: 'fixed',
 };
 
 // ---------------------------------------------------------------- validation helpers
@@ -323,6 +326,7 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (isStr(x.runFilter)) s.runFilter = x.runFilter.slice(0, 200);
   if (isNum(x.smoothing) && x.smoothing >= 0 && x.smoothing <= 0.99) s.smoothing = x.smoothing;
   if (isBool(x.lossLog)) s.lossLog = x.lossLog;
+  if (x.overlapScale === 'fixed' || x.overlapScale === 'data') s.overlapScale = x.overlapScale;
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;
