@@ -92,6 +92,10 @@ export interface WebviewState {
   lossLog: boolean;
   /** Jaccard colours over 0..1, or over the off-diagonal data range (close overlaps told apart). */
   overlapScale: 'fixed' | 'data';
+  /** Heatmap for big networks: cell size, which layer kinds, and column order. */
+  heatmapZoom: 'auto' | 'compact' | 'values';
+  heatmapKind: 'all' | 'conv2d' | 'depthwise' | 'dense';
+  heatmapSort: 'network' | 'sparsity';
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -105,6 +109,9 @@ export const DEFAULT_WEBVIEW_STATE: WebviewState = {
   smoothing: 0.6,
   lossLog: false,
   overlapScale: 'fixed',
+  heatmapZoom: 'auto',
+  heatmapKind: 'all',
+  heatmapSort: 'network',
 };
 
 // ---------------------------------------------------------------- validation helpers
@@ -327,6 +334,9 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (isNum(x.smoothing) && x.smoothing >= 0 && x.smoothing <= 0.99) s.smoothing = x.smoothing;
   if (isBool(x.lossLog)) s.lossLog = x.lossLog;
   if (x.overlapScale === 'fixed' || x.overlapScale === 'data') s.overlapScale = x.overlapScale;
+  if (x.heatmapZoom === 'auto' || x.heatmapZoom === 'compact' || x.heatmapZoom === 'values') s.heatmapZoom = x.heatmapZoom;
+  if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;
+  if (x.heatmapSort === 'network' || x.heatmapSort === 'sparsity') s.heatmapSort = x.heatmapSort;
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;
