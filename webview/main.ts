@@ -34,6 +34,7 @@ function start(): void {
     curves: h('div', { class: 'panel' }, curves.el),
     runs: h('div', { class: 'panel' }, runs.el),
   };
+  const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
     [
       { id: 'heatmap', label: 'Sparsity heatmap', panel: panels.heatmap },
@@ -44,13 +45,14 @@ function start(): void {
     state.view,
     (id) => {
       state.view = id;
+      // "Saved …" belongs to the view it was exported from.
+      notice.textContent = '';
       ctx.persist();
       // Chart.js measures its container, so it is created the first time its tab is visible.
       if (id === 'curves') curves.mount();
     },
   );
   const header = h('header', { class: 'header' });
-  const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
   app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, notice);
   app.removeAttribute('aria-busy');
@@ -77,6 +79,7 @@ function start(): void {
     try {
       switch (msg.type) {
         case 'state':
+          if (msg.stats.dir !== state.stats?.dir) notice.textContent = '';
           state.stats = msg.stats;
           if (msg.backend !== undefined) state.backend = msg.backend;
           ctx.persist();

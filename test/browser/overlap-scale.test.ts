@@ -63,3 +63,27 @@ describe('overlap colour scale (Chromium)', { timeout: 60_000 }, () => {
     assert.equal(await page.isVisible('#overlap-scale'), false);
   });
 });
+
+describe('stale notices (Chromium)', { timeout: 30_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await send(page, { type: 'state', stats: makeStats() });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('"Saved …" goes when another tab is chosen or another project is shown', async () => {
+    await send(page, { type: 'exportResult', file: '/tmp/project/sparsity-heatmap.csv', ok: true });
+    assert.equal(await page.textContent('.notice'), 'Saved /tmp/project/sparsity-heatmap.csv');
+    await page.click('#tab-overlap');
+    assert.equal(await page.textContent('.notice'), '');
+    await send(page, { type: 'exportResult', file: '/tmp/project/overlap.csv', ok: true });
+    await send(page, { type: 'state', stats: makeStats() });
+    assert.equal(await page.textContent('.notice'), 'Saved /tmp/project/overlap.csv', 'same project: kept');
+    await send(page, { type: 'state', stats: { ...makeStats(), dir: '/tmp/other' } });
+    assert.equal(await page.textContent('.notice'), '');
+  });
+});
