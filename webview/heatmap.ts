@@ -10,6 +10,7 @@ import { renderLegend } from './legend';
 import { matrixToCanvas } from './matrixCanvas';
 import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { post } from './vscodeApi';
+import { sparsityTable } from '../src/shared/reportTables';
 import { shapeText, type ViewContext } from './viewContext';
 
 /** Beyond this many layers per-cell numbers no longer fit; the tooltip/table still have them. */
@@ -174,13 +175,7 @@ export class HeatmapView {
   exportCsv(): void {
     const s = this.stats;
     if (!s) return;
-    const rows: (string | number)[][] = [['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity']];
-    for (const t of s.tasks)
-      s.layers.forEach((l, i) => {
-        const v = t.layerSparsity[i];
-        rows.push([t.name, l.name, i, shapeText(l.shape), l.size, v === undefined ? '' : Math.round(v * l.size), v === undefined ? '' : v]);
-      });
-    exportCsv('sparsity-heatmap', rows);
+    exportCsv('sparsity-heatmap', sparsityTable(s, shapeText));
   }
 }
 

@@ -5,18 +5,14 @@
  * the hyperparameter columns whose value is not the same on every shown row. The CSV export
  * is the table as shown.
  */
-import { HYPERPARAMS, type HyperKey } from '../src/core/hyperparams';
-import type { ProjectStats, TaskStats } from '../src/core/types';
+import { HYPERPARAMS } from '../src/core/hyperparams';
+import type { ProjectStats } from '../src/core/types';
+import { runRows, type RunRow as Row } from '../src/shared/reportTables';
 import { h, int, pct } from './dom';
 import { exportCsv } from './exportChart';
 import type { ViewContext } from './viewContext';
 
 type Value = number | string | null;
-interface Row {
-  task: string;
-  method: 'piggyback' | 'classifier' | 'finetune';
-  values: Record<string, Value>;
-}
 interface Column {
   key: string;
   label: string;
@@ -46,39 +42,6 @@ const HYPER_COLUMNS: Column[] = HYPERPARAMS.map((s) => ({
   fmt: (v: Value) => (v === null ? (s.optional ? 'all' : '—') : String(v)),
 }));
 const COLUMNS = [...RESULT_COLUMNS, ...HYPER_COLUMNS];
-
-function hyperValues(t: TaskStats): Record<HyperKey, Value> {
-  const out = {} as Record<HyperKey, Value>;
-  for (const s of HYPERPARAMS) {
-    if (s.key === 'trainPerClass' || s.key === 'testLimit' || s.key === 'valFraction') out[s.key] = t.dataLimits ? (t.dataLimits[s.key] ?? null) : null;
-    else out[s.key] = t.options[s.key];
-  }
-  return out;
-}
-
-export function runRows(stats: ProjectStats | undefined): Row[] {
-  const rows: Row[] = [];
-  for (const t of stats?.tasks ?? []) {
-    const hp = hyperValues(t);
-    const base = { task: t.name, dataset: t.dataset, trainImages: t.trainImages, ...hp };
-    rows.push({
-      task: t.name,
-      method: 'piggyback',
-      values: {
-        ...base, method: 'piggyback', state: t.state === 'failed' ? 'damaged' : t.state, testAccuracy: t.testAccuracy, sparsity: t.sparsity, bytes: t.bytes,
-        trainSeconds: t.history.length ? t.history.reduce((a, m) => a + m.seconds, 0) : null,
-      },
-    });
-    for (const b of t.baselines) {
-      rows.push({
-        task: t.name,
-        method: b.method,
-        values: { ...base, method: b.method, state: 'trained', testAccuracy: b.testAccuracy, sparsity: null, bytes: b.bytesIfStored, trainSeconds: b.trainSeconds },
-      });
-    }
-  }
-  return rows;
-}
 
 export class RunsView {
   readonly el: HTMLElement;
