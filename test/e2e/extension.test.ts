@@ -363,14 +363,14 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await wb.waitQuickTitle('dataset for the new task', 60_000);
     await wb.pick('IDX folder');
     await wb.fileDialog(path.join(ws, 'not-a-dataset'), 'Use IDX folder');
-    await wb.typeAndAccept('bad-data', 'name of the new task');
-    await wb.waitQuickTitle('train "bad-data"');
-    await wb.pick('Start training');
-    const text = await wb.waitNotification(/Train Mask failed/, 180_000);
+    // Refused when picked (issue #9.5), saying what is there, before any name or hyperparameter.
+    const text = await wb.waitNotification(/is not a dataset: found/, 60_000);
     report.badDatasetError = text;
     log(text);
-    assert.match(text, /not-a-dataset|dataset|IDX/i);
+    assert.match(text, /not-a-dataset is not a dataset: found 1 file and no class subfolders/);
+    assert.equal(await wb.page.locator('.quick-input-widget', { hasText: 'name of the new task' }).isVisible().catch(() => false), false, 'no task name was asked');
     await wb.shot('error-dataset');
+    await wb.clearNotifications();
     assert.deepEqual(snapshot(projectDir), before, 'project files changed after a failed train');
   }));
 
@@ -469,6 +469,28 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     await wb.clearNotifications();
     await key('Control+Alt+F8');
     await wb.treeRow(TASK).waitFor({ timeout: 30_000 });
+  }));
+
+  it('draws the per-step loss of a task trained from the CLI (issue #9.2)', withShot('cli-loss', async () => {
+    const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'train', projectDir, '--task', 'cli-task', '--dataset', DATASET, '--epochs', '1', '--train-per-class', '20', '--test-limit', '100', '--decay-every', '0', '--backend', 'wasm'], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 0, `piggyback train failed: ${r.stdout}\n${r.stderr}`);
+    const stored = readProjectStats(projectDir).tasks.find((t) => t.name === 'cli-task');
+    assert.ok(stored?.stepLoss && stored.stepLoss.step.length > 0, 'task.json holds the per-step loss');
+    await wb.runCommand('Piggyback: Show Sparsity Heatmap');
+    const frame = wb.webview();
+    await frame.locator('[data-view="heatmap"]').waitFor({ state: 'visible', timeout: 60_000 });
+    await frame.locator('#tab-curves').click();
+    // The webview hears of the new task through the FileSystemWatcher, then draws its stored loss.
+    await frame.locator('label.run[data-task="cli-task"]').waitFor({ timeout: 60_000 });
+    const points = await frame.locator('canvas[data-chart="loss"]').getAttribute('data-points');
+    assert.ok(Number(points) >= stored.stepLoss.step.length, `loss chart has ${points} points`);
+    assert.equal(await frame.locator('.chart-empty').isVisible(), false);
+    await wb.shot('cli-loss');
+    const d = spawnSync(process.execPath, [cli, 'delete', projectDir, '--task', 'cli-task'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(d.status, 0, d.stderr);
+    // Deleted: its curves go too.
+    await frame.locator('label.run[data-task="cli-task"]').waitFor({ state: 'detached', timeout: 30_000 });
   }));
 
   it('follows changes the CLI makes to the project (FileSystemWatcher)', withShot('cli-change', async () => {
