@@ -3,12 +3,12 @@
  * -> masked layers (shape, params, sparsity %). Empty (so the welcome view shows)
  * when no project is open.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MaskedLayerInfo, ProjectStats, TaskStats } from '../core/types';
 import * as fmt from './format';
 import type { ProjectModel } from './projectModel';
 import { differingKeys, differingText } from './hyperModel';
+import { backboneName } from './backboneName';
 
 export type InspectorNode =
   | { kind: 'backbone'; stats: ProjectStats }
@@ -115,7 +115,7 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
     switch (node.kind) {
       case 'backbone': {
         const b = node.stats.backbone;
-        const label = b.alias ?? (path.basename(path.dirname(b.modelPath)) || b.modelPath);
+        const label = backboneName(b);
         const item = new vscode.TreeItem(`Backbone: ${label}${b.missing ? ' (missing)' : ''}`, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `backbone:${node.stats.dir}`;
         item.description = `${fmt.count(b.totalParams)} params · ${fmt.count(b.maskedParams)} masked · ${node.stats.tasks.length} task${node.stats.tasks.length === 1 ? '' : 's'}`;
