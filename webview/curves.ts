@@ -190,7 +190,15 @@ export class CurvesView {
           },
           plugins: {
             title: { display: true, text: CHART_TITLES[id] },
-            tooltip: { callbacks: { label: (item) => this.tooltipLabel(id, item) } },
+            tooltip: {
+              callbacks: { label: (item) => this.tooltipLabel(id, item) },
+              // The hover's text, also where tests and the live region can read it.
+              external: ({ tooltip }) => {
+                const c = this.canvases[id];
+                const lines = tooltip.opacity === 0 ? [] : [...(tooltip.title ?? []), ...tooltip.body.flatMap((b) => b.lines)];
+                c.dataset.tooltip = lines.join('\n');
+              },
+            },
           },
         },
       });
@@ -416,7 +424,8 @@ export class CurvesView {
     for (const t of this.stats?.tasks ?? []) {
       for (const b of t.baselines) {
         const ds = this.dataset(`accuracy:${b.method}:${t.name}`, { chart: 'accuracy', kind: b.method, key: t.name }, `${t.name} ${KIND_LABEL[b.method]}`, [], next);
-        ds.data = [{ x: 1, y: b.testAccuracy }, { x: maxEpoch, y: b.testAccuracy }];
+        // A flat line with a point at every epoch, so hovering any epoch lists the baseline too.
+        ds.data = Array.from({ length: maxEpoch }, (_, i) => ({ x: i + 1, y: b.testAccuracy }));
         lists.accuracy.push(ds);
         // The baseline's own training loss, once the live run of it is over.
         if (b.stepLoss && !this.series.has(`${t.name} (${b.method})`)) {

@@ -357,3 +357,31 @@ describe('runs table (Chromium)', { timeout: 60_000 }, () => {
     assert.equal(csv[1][shownCols.indexOf('testAccuracy')], '0.9');
   });
 });
+
+describe('curve hover (Chromium)', { timeout: 60_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'state', stats: makeStats() });
+    await send(page, { type: 'show', view: 'curves' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('accuracy hover reads as a percent, for every visible run at that epoch', async () => {
+    await frames();
+    const box = (await (await page.$('canvas[data-chart="accuracy"]'))!.boundingBox())!;
+    // Epoch 2 is the middle of the plot area.
+    await page.mouse.move(box.x + box.width / 2 + 18, box.y + box.height * 0.45);
+    await page.waitForFunction(() => (document.querySelector<HTMLElement>('canvas[data-chart="accuracy"]')?.dataset.tooltip ?? '') !== '');
+    const text = (await page.getAttribute('canvas[data-chart="accuracy"]', 'data-tooltip')) ?? '';
+    const s = makeStats();
+    for (const t of s.tasks) assert.ok(text.includes(`${t.name} train: ${(t.history[1].trainAccuracy * 100).toFixed(2)}%`), `${t.name} at epoch 2 in:\n${text}`);
+    assert.ok(text.includes('mnist fine-tuning (test): 99.10%'), text);
+    assert.doesNotMatch(text, /: 0\.\d+$/m, 'no raw fractions on a percent axis');
+    await page.screenshot({ path: path.join(OUT, 'webview-curves-hover-dark.png'), fullPage: true });
+  });
+});

@@ -196,8 +196,8 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
       assert.deepEqual(pick('accuracy', 'val', t.name), t.history.filter((m) => m.valAccuracy !== null).map((m) => [m.epoch, m.valAccuracy]));
       assert.deepEqual(pick('bits', 'bits', t.name), t.history.map((m) => [m.epoch, m.bitsFlipped]));
     }
-    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [3, 0.991]]);
-    assert.equal(rows.filter((r) => r[1] === 'finetune' || r[1] === 'classifier').length, 2, 'one baseline, two endpoints');
+    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [2, 0.991], [3, 0.991]]);
+    assert.equal(rows.filter((r) => r[1] === 'finetune' || r[1] === 'classifier').length, 3, 'one baseline, one point per epoch');
     // Per-step loss comes from task.json (quickdraw was saved before it was recorded).
     for (const t of stats.tasks) assert.deepEqual(pick('loss', 'loss', t.name), t.stepLoss ? t.stepLoss.step.map((x, i) => [x, t.stepLoss!.loss[i]]) : []);
     assert.equal(await page.isVisible('.chart-empty'), false);
@@ -217,7 +217,7 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     assert.equal(pick('accuracy', 'train', 'mnist').length, 4);
     assert.deepEqual(pick('accuracy', 'val', 'mnist').at(-1), [4, 0.9]);
     assert.deepEqual(pick('bits', 'bits', 'mnist').at(-1), [4, 321]);
-    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [4, 0.991]], 'baseline stretches to the new epoch');
+    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [2, 0.991], [3, 0.991], [4, 0.991]], 'baseline stretches to the new epoch');
     assert.equal(await page.evaluate(() => (document.querySelector('canvas[data-chart="accuracy"]') as any).__marker), 1);
     assert.match((await page.textContent('.status-line')) ?? '', /mnist: epoch 4, train 93\.0%, val 90\.0%/);
     await assertPng(await exportVia('curves', 'png'));
