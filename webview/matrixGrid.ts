@@ -23,6 +23,8 @@ export interface MatrixSpec {
   scale: ColorScale;
   /** Short text inside a cell. */
   cellText(v: number): string;
+  /** Cell text by position, when it is not a function of the coloured value (confusion counts). */
+  cellTextAt?(r: number, c: number): string;
   /** Full description for tooltip and live region. */
   describe(r: number, c: number): string;
   showCellText: boolean;
@@ -80,7 +82,7 @@ export class MatrixGrid {
       } else rh.textContent = spec.rowLabels[r];
       const tr = h('tr', { role: 'row' }, rh);
       const cells = row.map((v, c) => {
-        const text = v === null ? UNKNOWN_TEXT : spec.cellText(v);
+        const text = v === null ? UNKNOWN_TEXT : spec.cellTextAt ? spec.cellTextAt(r, c) : spec.cellText(v);
         const td = h('td', {
           role: 'gridcell',
           class: v === null ? 'cell unknown' : 'cell',

@@ -11,6 +11,7 @@ import { runRows, type RunRow as Row } from '../src/shared/reportTables';
 import { h, int, pct } from './dom';
 import { exportCsv } from './exportChart';
 import type { ViewContext } from './viewContext';
+import { ConfusionView } from './confusion';
 
 type Value = number | string | null;
 interface Column {
@@ -49,6 +50,7 @@ export class RunsView {
   private readonly diffBtn = h('button', { type: 'button', class: 'toggle', id: 'runs-diff', 'aria-pressed': 'false', text: 'Differences only' });
   private readonly count = h('span', { class: 'run-count', 'aria-live': 'polite' });
   private readonly wrap = h('div', { class: 'table-wrap' });
+  private readonly confusion: ConfusionView;
   private stats: ProjectStats | undefined;
   private sortKey = 'task';
   private sortDesc = false;
@@ -62,16 +64,19 @@ export class RunsView {
       this.diffOnly = !this.diffOnly;
       this.render();
     });
+    this.confusion = new ConfusionView(ctx);
     this.el = h(
       'section',
       { class: 'view', 'data-view': 'runs' },
       h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Runs table tools' }, this.filter, this.diffBtn, this.count, h('span', { class: 'spacer' }), csv),
       this.wrap,
+      this.confusion.el,
     );
   }
 
   update(stats: ProjectStats | undefined): void {
     this.stats = stats;
+    this.confusion.update(stats);
     this.render();
   }
 

@@ -168,6 +168,8 @@ export interface TaskStats {
   dataLimits: DataLimits | null;
   /** Training images it trained on (after caps and the validation hold-out); null when not recorded. */
   trainImages: number | null;
+  /** confusion[true][predicted] counts of its test evaluation after training; null when not stored. */
+  confusion: number[][] | null;
 }
 
 export interface OverlapMatrices {

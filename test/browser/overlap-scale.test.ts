@@ -87,3 +87,45 @@ describe('stale notices (Chromium)', { timeout: 30_000 }, () => {
     assert.equal(await page.textContent('.notice'), '');
   });
 });
+
+describe('confusion matrix (Chromium)', { timeout: 30_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'state', stats: makeStats() });
+    await send(page, { type: 'show', view: 'runs' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('draws the stored test confusion: counts in the cells, row fractions as colours, exact hover, CSV', async () => {
+    const s = makeStats();
+    // quickdraw has no stored evaluation: not offered.
+    assert.deepEqual(await page.$$eval('#confusion-task option', (o) => o.map((x) => x.textContent)), ['mnist', 'fashion']);
+    await page.selectOption('#confusion-task', 'fashion');
+    const m = s.tasks[1].confusion!;
+    const cells = await page.$$eval('section[data-view="confusion"] td.cell', (tds) => tds.map((td) => ({ r: Number(td.dataset.row), c: Number(td.dataset.col), v: Number(td.dataset.value), text: td.textContent })));
+    assert.equal(cells.length, 100);
+    for (const { r, c, v, text } of cells) {
+      const sum = m[r].reduce((a, b) => a + b, 0);
+      assert.equal(text, String(m[r][c]));
+      assert.ok(Math.abs(v - m[r][c] / sum) < 1e-12);
+    }
+    await page.click('section[data-view="confusion"] td.cell[data-row="3"][data-col="5"]');
+    const sum3 = m[3].reduce((a, b) => a + b, 0);
+    assert.equal(await page.textContent('#live-region'), `fashion: true c3, predicted c5: ${m[3][5]} of ${sum3} (${((m[3][5] / sum3) * 100).toFixed(1)}%)`);
+    await page.screenshot({ path: path.join(OUT, 'webview-confusion-dark.png'), fullPage: true });
+    await setTheme(page, 'light');
+    await page.screenshot({ path: path.join(OUT, 'webview-confusion-light.png'), fullPage: true });
+    await page.evaluate(() => ((window as any).__posted = []));
+    await page.click('section[data-view="confusion"] button[data-export="csv"]');
+    await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((x) => x.type === 'export'));
+    const msg = (await page.evaluate(() => ((window as any).__posted as any[]).find((x) => x.type === 'export'))) as { file: string; data: string };
+    assert.equal(msg.file, 'confusion-fashion.csv');
+    const rows = msg.data.trimEnd().split('\r\n').map((l) => l.split(','));
+    assert.deepEqual(rows[4].slice(1).map(Number), m[3]);
+  });
+});

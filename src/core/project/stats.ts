@@ -12,6 +12,13 @@ import { openProject } from './projectDir';
 import { loadTaskForStats, taskMetaOf } from './taskFiles';
 import type { TaskMeta } from './taskMeta';
 
+/** The stored test confusion matrix when it is square over the task's classes, else null. */
+function confusionOf(meta: TaskMeta): number[][] | null {
+  const c = meta.evaluation?.confusion;
+  const n = meta.classNames.length;
+  return Array.isArray(c) && c.length === n && c.every((r) => Array.isArray(r) && r.length === n && r.every((v) => Number.isInteger(v) && v >= 0)) ? c : null;
+}
+
 function nullMatrix(n: number): Array<Array<number | null>> {
   return Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
 }
@@ -35,7 +42,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
         bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
         state: 'trained', damage: null, history: meta.history, stepLoss: meta.stepLoss ?? null, baselines: meta.baselines, options: meta.options,
-        dataLimits: meta.dataLimits ?? null, trainImages: meta.trainImages ?? null,
+        dataLimits: meta.dataLimits ?? null, trainImages: meta.trainImages ?? null, confusion: confusionOf(meta),
       });
       loaded.push(t.packed);
       loadedIdx.push(idx);
@@ -47,7 +54,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
         state: 'failed', damage: e.oneLine(),
         history: meta?.history ?? [], stepLoss: meta?.stepLoss ?? null, baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
-        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null,
+        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null, confusion: meta ? confusionOf(meta) : null,
       });
     }
   });
