@@ -26,7 +26,7 @@ test("package.json's piggyback.* settings are exactly the table's (run scripts/s
     if (s.setting) assert.deepEqual(props[key], settingSchema(s), `${key} differs from the table`);
     else assert.equal(props[key], undefined, `${key} must not be a setting (the project owns it)`);
   }
-  const known = new Set([...HYPERPARAMS.filter((s) => s.setting).map((s) => `piggyback.${s.key}`), 'piggyback.backend', 'piggyback.projectPath']);
+  const known = new Set([...HYPERPARAMS.filter((s) => s.setting).map((s) => `piggyback.${s.key}`), 'piggyback.backend', 'piggyback.projectPath', 'piggyback.showDebugCommands']);
   assert.deepEqual(Object.keys(props).filter((k) => !known.has(k)), [], 'settings the table does not know');
   assert.equal(props['piggyback.threshold'], undefined, 'the threshold has one owner: the project');
 });
