@@ -49,6 +49,8 @@ interface TaskSeries {
   loss: Pt[];
   /** Set while a live run is between 'start' and its end; merges instead of replacing on 'state'. */
   live: boolean;
+  /** Steps per epoch of the run the loss belongs to (0 = unknown), for the epoch x-axis. */
+  stepsPerEpoch: number;
 }
 interface DsInfo {
   chart: ChartId;
@@ -107,6 +109,7 @@ export class CurvesView {
   private readonly smoothing = h('input', { type: 'range', id: 'smoothing', min: 0, max: 0.99, step: 0.01, 'aria-label': 'Loss smoothing (exponential moving average weight)' });
   private readonly smoothingValue = h('output', { for: 'smoothing', class: 'smoothing-value' });
   private readonly lossLog = h('input', { type: 'checkbox', id: 'loss-log' });
+  private readonly lossXSelect = h('select', { id: 'loss-x', 'aria-label': 'Loss x-axis' }, h('option', { value: 'step', text: 'step' }), h('option', { value: 'epoch', text: 'epoch' }));
   private stats: ProjectStats | undefined;
   private dir: string | undefined;
   private slots: Record<string, number> = {};
@@ -134,6 +137,14 @@ export class CurvesView {
       ctx.persist();
       this.sync();
     });
+    this.lossXSelect.value = ctx.state.lossX;
+    this.lossXSelect.addEventListener('change', () => {
+      ctx.state.lossX = this.lossXSelect.value === 'epoch' ? 'epoch' : 'step';
+      ctx.persist();
+      const x = this.charts.loss?.options.scales?.x as { title?: { text?: string }; ticks?: { precision?: number } } | undefined;
+      if (x?.title) x.title.text = ctx.state.lossX;
+      this.sync();
+    });
     this.lossLog.checked = ctx.state.lossLog;
     this.lossLog.addEventListener('change', () => {
       ctx.state.lossLog = this.lossLog.checked;
@@ -156,6 +167,7 @@ export class CurvesView {
         { class: 'toolbar loss-tools' },
         h('label', { class: 'check', for: 'smoothing', title: "TensorBoard's smoothing: a debiased exponential moving average of the per-step loss; the raw loss stays drawn faintly" }, 'Loss smoothing', this.smoothing, this.smoothingValue),
         h('label', { class: 'check', title: 'Logarithmic loss axis' }, this.lossLog, 'log scale'),
+        h('label', { for: 'loss-x', class: 'select-label' }, 'x-axis ', this.lossXSelect),
       ),
       this.status,
       h('div', { class: 'charts' }, ...boxes),
@@ -176,7 +188,7 @@ export class CurvesView {
           // Hover shows every visible run at that epoch (loss: the nearest step of each run).
           interaction: id === 'loss' ? { mode: 'nearest', axis: 'x', intersect: false } : { mode: 'x', intersect: false },
           scales: {
-            x: { type: 'linear', title: { display: true, text: id === 'loss' ? 'step' : 'epoch' }, ticks: { precision: 0 } },
+            x: { type: 'linear', title: { display: true, text: id === 'loss' ? this.ctx.state.lossX : 'epoch' }, ticks: id === 'loss' ? {} : { precision: 0 } },
             y: {
               type: 'linear',
               ...(id === 'accuracy' ? { suggestedMin: 0, suggestedMax: 1 } : { beginAtZero: true }),
@@ -206,6 +218,12 @@ export class CurvesView {
     this.applyLossScale();
     this.applyTheme(this.ctx.theme());
     this.sync();
+  }
+
+  /** Loss points on the chosen x-axis: steps as stored, or epochs (1 = the end of epoch 1). */
+  private lossX(pts: Pt[], stepsPerEpoch: number): Pt[] {
+    if (this.ctx.state.lossX === 'step' || !(stepsPerEpoch > 0)) return pts;
+    return pts.map((p) => ({ x: p.x / stepsPerEpoch, y: p.y }));
   }
 
   /** Linear from zero, or logarithmic (loss is positive), as the checkbox says. */
@@ -242,6 +260,7 @@ export class CurvesView {
     const val = t.history.filter((m) => m.valAccuracy !== null).map((m) => ({ x: m.epoch, y: m.valAccuracy as number }));
     const bits = t.history.map((m) => ({ x: m.epoch, y: m.bitsFlipped }));
     const loss = lossPoints(t.stepLoss);
+    if (!s.live && t.stepLoss?.step.length && t.history.length) s.stepsPerEpoch = t.stepLoss.step[t.stepLoss.step.length - 1] / t.history.length;
     if (s.live) {
       train.forEach((p) => upsert(s.train, p));
       val.forEach((p) => upsert(s.val, p));
@@ -262,6 +281,7 @@ export class CurvesView {
         const s = this.get(key);
         for (const a of [s.train, s.val, s.bits, s.loss]) a.length = 0;
         s.live = true;
+        s.stepsPerEpoch = e.stepsPerEpoch;
         this.status.textContent = `Training ${key} on ${e.backend}: ${e.epochs} epochs × ${e.stepsPerEpoch} steps`;
         break;
       }
@@ -341,7 +361,7 @@ export class CurvesView {
   private get(key: string): TaskSeries {
     let s = this.series.get(key);
     if (!s) {
-      s = { train: [], val: [], bits: [], loss: [], live: false };
+      s = { train: [], val: [], bits: [], loss: [], live: false, stepsPerEpoch: 0 };
       this.series.set(key, s);
     }
     return s;
@@ -414,8 +434,9 @@ export class CurvesView {
       add('accuracy', 'train', s.train);
       if (s.val.length) add('accuracy', 'val', s.val);
       if (s.loss.length) {
-        add('loss', 'loss', s.loss);
-        if (this.ctx.state.smoothing > 0) add('loss', 'loss_smoothed', smoothed(s.loss, this.ctx.state.smoothing));
+        const pts = this.lossX(s.loss, s.stepsPerEpoch);
+        add('loss', 'loss', pts);
+        if (this.ctx.state.smoothing > 0) add('loss', 'loss_smoothed', smoothed(pts, this.ctx.state.smoothing));
       }
       add('bits', 'bits', s.bits);
       for (const p of s.train) maxEpoch = Math.max(maxEpoch, p.x);
@@ -429,7 +450,8 @@ export class CurvesView {
         lists.accuracy.push(ds);
         // The baseline's own training loss, once the live run of it is over.
         if (b.stepLoss && !this.series.has(`${t.name} (${b.method})`)) {
-          const pts = lossPoints(b.stepLoss);
+          const own = this.series.get(t.name);
+          const pts = this.lossX(lossPoints(b.stepLoss), b.history.length && b.stepLoss.step.length ? b.stepLoss.step[b.stepLoss.step.length - 1] / b.history.length : own?.stepsPerEpoch ?? 0);
           const label = `${t.name} ${KIND_LABEL[b.method].replace(' (test)', '')} loss`;
           lists.loss.push(this.dataset(`loss:${b.method}:${t.name}`, { chart: 'loss', kind: b.method, key: t.name, smoothed: this.ctx.state.smoothing > 0 }, label, this.ctx.state.smoothing > 0 ? smoothed(pts, this.ctx.state.smoothing) : pts, next));
         }

@@ -272,6 +272,19 @@ describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
     assert.deepEqual(ys(r, 'loss'), raw);
   });
 
+  it('the loss x-axis can be epochs (steps / steps per epoch), lining up with the accuracy chart', async () => {
+    const s = makeStats();
+    await page.selectOption('#loss-x', 'epoch');
+    await frames();
+    const xs = (await curveRows()).filter((r) => r[0] === 'loss' && r[1] === 'loss' && r[2] === 'mnist').map((r) => Number(r[3]));
+    // 60 stored steps over 3 epochs: 20 steps per epoch.
+    assert.deepEqual(xs, s.tasks[0].stepLoss!.step.map((x) => x / 20));
+    assert.equal(xs.at(-1), 3);
+    await page.selectOption('#loss-x', 'step');
+    await frames();
+    assert.equal(Number((await curveRows()).filter((r) => r[0] === 'loss' && r[2] === 'mnist').at(-1)![3]), 60);
+  });
+
   it('log scale switches the loss axis and survives a reload', async () => {
     assert.equal(await page.getAttribute('canvas[data-chart="loss"]', 'data-y-scale'), 'linear');
     await page.check('#loss-log');
