@@ -487,6 +487,19 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     assert.ok(Number(points) >= stored.stepLoss.step.length, `loss chart has ${points} points`);
     assert.equal(await frame.locator('.chart-empty').isVisible(), false);
     await wb.shot('cli-loss');
+    // Two projects in one window (issue #9.1): the copy has no cli-task, so its curves go on
+    // switching, and come back on switching back.
+    const key = async (k: string): Promise<void> => {
+      await wb.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } });
+      await wb.page.keyboard.press(k);
+    };
+    await key('Control+Alt+F10');
+    await frame.locator('label.run[data-task="cli-task"]').waitFor({ state: 'detached', timeout: 30_000 });
+    await frame.locator(`label.run[data-task="${TASK}"]`).waitFor({ timeout: 30_000 });
+    report.curvesAfterProjectSwitch = await frame.locator('label.run').evaluateAll((els) => els.map((e) => e.getAttribute('data-task')));
+    await wb.shot('curves-other-project');
+    await key('Control+Alt+F8');
+    await frame.locator('label.run[data-task="cli-task"]').waitFor({ timeout: 30_000 });
     const d = spawnSync(process.execPath, [cli, 'delete', projectDir, '--task', 'cli-task'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(d.status, 0, d.stderr);
     // Deleted: its curves go too.
