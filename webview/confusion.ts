@@ -71,6 +71,7 @@ export class ConfusionView {
     };
     this.grid.render(this.spec);
     this.body.replaceChildren(renderLegend(scale, 'Fraction of the true class', (v) => pct(v, 0)), this.grid.el);
+    this.grid.restoreFocus();
   }
 
   exportPng(): void {

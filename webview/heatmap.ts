@@ -127,6 +127,7 @@ export class HeatmapView {
     } else {
       this.grid.render(this.spec);
       this.body.replaceChildren(...warn, legend, this.scrollCue, this.grid.el);
+    this.grid.restoreFocus();
       requestAnimationFrame(() => this.updateScrollCue());
     }
   }

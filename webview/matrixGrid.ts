@@ -40,6 +40,7 @@ export class MatrixGrid {
   private cells: HTMLTableCellElement[][] = [];
   private spec: MatrixSpec | undefined;
   private pos = { r: 0, c: 0 };
+  private refocus = false;
 
   constructor() {
     this.tooltip = h('div', { class: 'tooltip', role: 'tooltip', hidden: true });
@@ -52,6 +53,8 @@ export class MatrixGrid {
 
   render(spec: MatrixSpec): void {
     const hadFocus = this.el.contains(document.activeElement);
+    // The cells under a hover or focus are replaced: their tooltip goes (focus puts it back below).
+    this.tooltip.hidden = true;
     this.spec = spec;
     const nr = spec.rowLabels.length;
     const nc = spec.colLabels.length;
@@ -113,13 +116,25 @@ export class MatrixGrid {
     });
     table.append(body);
     table.addEventListener('keydown', (e) => this.onKey(e));
+    // Focus moving anywhere but another cell (a row header button is inside the table too) takes the tooltip away.
     table.addEventListener('focusout', (e) => {
-      if (!table.contains(e.relatedTarget as Node | null)) this.tooltip.hidden = true;
+      const to = e.relatedTarget;
+      if (!(to instanceof HTMLElement && to.classList.contains('cell') && table.contains(to))) this.tooltip.hidden = true;
     });
 
     this.el.replaceChildren(table, this.tooltip);
     this.setTabStop();
-    if (hadFocus && nr > 0 && nc > 0) this.focusCell(this.pos.r, this.pos.c);
+    this.refocus = hadFocus && nr > 0 && nc > 0;
+    if (this.refocus) this.focusCell(this.pos.r, this.pos.c);
+  }
+
+  /**
+   * Views re-insert el after render (replaceChildren), which drops focus: call this after, so a
+   * keyboard user keeps the cell (and its tooltip) through live updates.
+   */
+  restoreFocus(): void {
+    if (this.refocus && this.el.isConnected && !this.el.contains(document.activeElement)) this.focusCell(this.pos.r, this.pos.c);
+    this.refocus = false;
   }
 
   focusCell(r: number, c: number): void {

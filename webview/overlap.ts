@@ -156,6 +156,7 @@ export class OverlapView {
     const fmt = metric === 'jaccard' ? (v: number) => v.toFixed(dataRange ? 3 : 2) : compactCount;
     this.legendLabel = `${METRIC_LABEL[metric]}${scaleNote}`;
     this.body.replaceChildren(renderLegend(scale, this.legendLabel, fmt), this.grid.el);
+    this.grid.restoreFocus();
     this.renderDetail();
   }
 

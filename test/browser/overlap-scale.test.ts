@@ -129,3 +129,33 @@ describe('confusion matrix (Chromium)', { timeout: 30_000 }, () => {
     assert.deepEqual(rows[4].slice(1).map(Number), m[3]);
   });
 });
+
+describe('grid tooltips do not linger (Chromium)', { timeout: 30_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await send(page, { type: 'state', stats: makeStats() });
+    await page.waitForSelector('section[data-view="heatmap"] td.cell');
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('a focus tooltip goes when focus leaves the cells (a row header is inside the table); a live update keeps focus and tooltip', async () => {
+    await page.click('section[data-view="heatmap"] td.cell[data-row="0"][data-col="0"]');
+    await page.mouse.move(1, 1);
+    assert.equal(await page.isVisible('section[data-view="heatmap"] .tooltip'), true, 'focus shows it');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.isVisible('section[data-view="heatmap"] .tooltip'), false, 'focus left: gone');
+    // Focus back in the grid, then the project's numbers change: the tooltip follows the focused cell.
+    await page.click('section[data-view="heatmap"] td.cell[data-row="0"][data-col="0"]');
+    await page.mouse.move(1, 1);
+    const s = makeStats();
+    s.tasks[0].layerSparsity[0] = 0.5;
+    await send(page, { type: 'state', stats: s });
+    await page.waitForFunction(() => /mnist, conv1: 50\.00% of weights off/.test(document.querySelector('section[data-view="heatmap"] .tooltip')?.textContent ?? ''));
+    assert.equal(await page.isVisible('section[data-view="heatmap"] .tooltip'), true);
+    assert.deepEqual(await page.evaluate(() => [(document.activeElement as HTMLElement).dataset.row, (document.activeElement as HTMLElement).dataset.col]), ['0', '0'], 'a live update keeps keyboard focus on the cell');
+  });
+});
