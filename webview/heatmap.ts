@@ -112,7 +112,9 @@ export class HeatmapView {
         const l = layerAt(c);
         const v = values[r][c];
         if (v === null) return `${s.tasks[r].name}, ${l.name}: unknown, the task is damaged: ${s.tasks[r].damage ?? 'unreadable'}`;
-        return `${s.tasks[r].name}, ${l.name}: ${pct(v, 2)} of weights off (${int(v * l.size)} / ${int(l.size)}), shape ${shapeText(l.shape)}`;
+        const neg = s.tasks[r].layerNegated?.[idx[c]];
+        const negText = neg === undefined ? '' : `, ${pct(neg, 2)} negated (${int(neg * l.size)})`;
+        return `${s.tasks[r].name}, ${l.name}: ${pct(v, 2)} of weights off (${int(v * l.size)} / ${int(l.size)})${negText}, shape ${shapeText(l.shape)}`;
       },
       onRowHeader: (r) => post({ type: 'openTask', task: s.tasks[r].name }),
       rowHeaderHint: 'Open task details',
@@ -155,7 +157,9 @@ export class HeatmapView {
           const v = t.layerSparsity[c];
           return v === undefined
             ? h('td', { 'data-value': 'null', title: 'unknown: the task is damaged', text: '–' })
-            : h('td', { 'data-value': String(v), title: `${int(v * l.size)} / ${int(l.size)} weights off`, text: pct(v, 2) });
+            : t.layerNegated
+              ? h('td', { 'data-value': String(v), 'data-negated': String(t.layerNegated[c]), title: `${int(v * l.size)} / ${int(l.size)} weights off, ${int(t.layerNegated[c] * l.size)} negated`, text: `${pct(v, 2)} (−${pct(t.layerNegated[c], 1)})` })
+              : h('td', { 'data-value': String(v), title: `${int(v * l.size)} / ${int(l.size)} weights off`, text: pct(v, 2) });
         }),
         h('td', { 'data-value': String(t.sparsity), text: t.sparsity === null ? '–' : pct(t.sparsity, 2) }),
       ),

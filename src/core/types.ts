@@ -170,6 +170,8 @@ export interface TaskStats {
   trainImages: number | null;
   /** confusion[true][predicted] counts of its test evaluation after training; null when not stored. */
   confusion: number[][] | null;
+  /** Ternary masks: fraction of each layer's weights negated (-1), manifest order; null for binary or unknown. */
+  layerNegated: number[] | null;
 }
 
 export interface OverlapMatrices {

@@ -203,6 +203,7 @@ const isTask = (x: unknown): x is TaskStats =>
   isStepLossOpt(x.stepLoss) &&
   (x.dataLimits === undefined || x.dataLimits === null || (isObj(x.dataLimits) && isNum(x.dataLimits.valFraction))) &&
   (x.trainImages === undefined || x.trainImages === null || isInt(x.trainImages)) &&
+  (x.layerNegated === undefined || x.layerNegated === null || isNumArr(x.layerNegated)) &&
   (x.confusion === undefined || x.confusion === null || (isArrOf(x.confusion, isNumArr) && x.confusion.length === (x.classNames as unknown[] | undefined)?.length)) &&
   isArrOf(x.baselines, isBaseline) &&
   isOptions(x.options);

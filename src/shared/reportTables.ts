@@ -65,11 +65,13 @@ export function runsTable(stats: ProjectStats): Cell[][] {
 }
 
 export function sparsityTable(s: ProjectStats, shape: (dims: number[]) => string = (d) => d.join('×')): Cell[][] {
-  const rows: Cell[][] = [['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity']];
+  // weights_negated: ternary masks only (-1 entries); empty for binary ones.
+  const rows: Cell[][] = [['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity', 'weights_negated']];
   for (const t of s.tasks)
     s.layers.forEach((l, i) => {
       const v = t.layerSparsity[i];
-      rows.push([t.name, l.name, i, shape(l.shape), l.size, v === undefined ? '' : Math.round(v * l.size), v === undefined ? '' : v]);
+      const neg = t.layerNegated?.[i];
+      rows.push([t.name, l.name, i, shape(l.shape), l.size, v === undefined ? '' : Math.round(v * l.size), v === undefined ? '' : v, neg === undefined ? '' : Math.round(neg * l.size)]);
     });
   return rows;
 }

@@ -86,6 +86,7 @@ export function makeStats(): ProjectStats {
     dataLimits: { trainPerClass: 200, valFraction: 0.1 },
     trainImages: 1800,
     confusion: t === 2 ? null : confusion(t),
+    layerNegated: null,
   }));
   return {
     dir: '/tmp/project',

@@ -159,3 +159,33 @@ describe('grid tooltips do not linger (Chromium)', { timeout: 30_000 }, () => {
     assert.deepEqual(await page.evaluate(() => [(document.activeElement as HTMLElement).dataset.row, (document.activeElement as HTMLElement).dataset.col]), ['0', '0'], 'a live update keeps keyboard focus on the cell');
   });
 });
+
+describe('ternary masks in the heatmap (Chromium)', { timeout: 30_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  it('a ternary task says how many weights are negated as well as off (hover, table, CSV)', async () => {
+    const s = makeStats();
+    s.tasks[1] = { ...s.tasks[1], maskKind: 'ternary', layerNegated: [0.01, 0.032, 0.05, 0.02, 0.1, 0.0] };
+    await send(page, { type: 'state', stats: s });
+    await page.click('section[data-view="heatmap"] td.cell[data-row="1"][data-col="1"]');
+    assert.equal(await page.textContent('#live-region'), 'fashion, conv2: 12.34% of weights off (569 / 4,608), 3.20% negated (147), shape 3×3×16×32');
+    await page.click('section[data-view="heatmap"] td.cell[data-row="0"][data-col="1"]');
+    assert.doesNotMatch((await page.textContent('#live-region')) ?? '', /negated/, 'binary tasks have nothing negated to say');
+    await page.click('section[data-view="heatmap"] button.toggle');
+    assert.equal(await page.getAttribute('table[data-table="heatmap"] tbody tr:nth-child(2) td:nth-child(3)', 'data-negated'), '0.032');
+    await page.evaluate(() => ((window as any).__posted = []));
+    await page.click('section[data-view="heatmap"] button[data-export="csv"]');
+    await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((x) => x.type === 'export'));
+    const msg = (await page.evaluate(() => ((window as any).__posted as any[]).find((x) => x.type === 'export'))) as { data: string };
+    const rows = msg.data.trimEnd().split('\r\n').map((l) => l.split(','));
+    assert.equal(rows[1 + 6 + 1][7], '147');
+    assert.equal(rows[1 + 1][7], '');
+  });
+});

@@ -107,9 +107,9 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     const csv = await exportVia('heatmap', 'csv');
     assert.equal(csv.file, 'sparsity-heatmap.csv');
     const rows = csvRows(csv.data);
-    assert.deepEqual(rows[0], ['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity']);
+    assert.deepEqual(rows[0], ['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity', 'weights_negated']);
     assert.equal(rows.length, 1 + 18);
-    assert.deepEqual(rows[1 + 6 + 1], ['fashion', 'conv2', '1', '3×3×16×32', '4608', '569', '0.1234']);
+    assert.deepEqual(rows[1 + 6 + 1], ['fashion', 'conv2', '1', '3×3×16×32', '4608', '569', '0.1234', '']);
     for (let t = 0; t < 3; t++) for (let l = 0; l < 6; l++) assert.equal(Number(rows[1 + t * 6 + l][6]), SPARSITY[t][l]);
   });
 

@@ -18,7 +18,7 @@ function task(name: string, over: Partial<TaskStats> = {}, opts: Partial<TaskSta
     state: 'trained', damage: null,
     history: [1, 2, 3].map((epoch) => ({ epoch, trainAccuracy: 0.9, trainLoss: 0.3, valAccuracy: null, layerSparsity: [], bitsFlipped: 0, seconds: 9 })),
     stepLoss: null, baselines: [], options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 3, ...opts },
-    dataLimits: { trainPerClass: 200, valFraction: 0.1 }, trainImages: 1800, confusion: null, ...over,
+    dataLimits: { trainPerClass: 200, valFraction: 0.1 }, trainImages: 1800, confusion: null, layerNegated: null, ...over,
   };
 }
 const { threshold: _t, ...defaults } = DEFAULT_TRAIN_OPTIONS;

@@ -98,3 +98,17 @@ test('a real training run stores the loss of every step it trained, as the step 
   assert.equal(b.stepLoss?.step.length, steps.length, 'the baseline trains as many steps and keeps them');
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 });
+
+test('ternary tasks: stats give the negated share per layer (the heatmap shows it beside "off"); binary tasks give null', () => {
+  const dir = newProject();
+  const t = artifacts('tern', 5, 'ternary');
+  saveTask(dir, t);
+  saveTask(dir, artifacts('bin', 6));
+  const [tern, bin] = readProjectStats(dir).tasks;
+  assert.equal(bin.layerNegated, null);
+  assert.ok(tern.layerNegated);
+  t.masks.forEach((m, l) => {
+    const neg = Array.from(m).filter((v) => v === -1).length / m.length;
+    assert.ok(Math.abs(tern.layerNegated![l] - neg) < 1e-12, `layer ${l}: ${tern.layerNegated![l]} vs ${neg}`);
+  });
+});

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import type { OverlapMatrices, ProjectStats, TaskStats } from '../types';
 import { DEFAULT_TRAIN_OPTIONS } from '../types';
 import { PiggybackError } from '../errors';
-import { computeOverlap, type DenseOverlap, type PackedMask } from './analytics';
+import { computeOverlap, popcountRange, type DenseOverlap, type PackedMask } from './analytics';
 import { openProject } from './projectDir';
 import { loadTaskForStats, taskMetaOf } from './taskFiles';
 import type { TaskMeta } from './taskMeta';
@@ -43,6 +43,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         bytes: t.bytes.bytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
         state: 'trained', damage: null, history: meta.history, stepLoss: meta.stepLoss ?? null, baselines: meta.baselines, options: meta.options,
         dataLimits: meta.dataLimits ?? null, trainImages: meta.trainImages ?? null, confusion: confusionOf(meta),
+        layerNegated: t.packed.every((p) => p.negWords) ? t.packed.map((p) => (p.length ? popcountRange(p.negWords as Uint32Array) / p.length : 0)) : null,
       });
       loaded.push(t.packed);
       loadedIdx.push(idx);
@@ -54,7 +55,7 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
         state: 'failed', damage: e.oneLine(),
         history: meta?.history ?? [], stepLoss: meta?.stepLoss ?? null, baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
-        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null, confusion: meta ? confusionOf(meta) : null,
+        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null, confusion: meta ? confusionOf(meta) : null, layerNegated: null,
       });
     }
   });
