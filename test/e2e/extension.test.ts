@@ -38,6 +38,7 @@ let ws: string;
 let projectDir: string;
 let copiedDir: string;
 let embeddedDir: string;
+let mnv2Dir: string;
 
 /** Every file under dir with its sha256: "the project on disk is unchanged" means equal snapshots. */
 function snapshot(dir: string): Record<string, string> {
@@ -130,6 +131,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     ws = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-e2e-ws-'));
     projectDir = path.join(ws, 'mask-project');
     copiedDir = path.join(ws, 'copies', 'deeper', 'mask-project');
+    mnv2Dir = path.join(ws, 'mnv2-project');
     fs.mkdirSync(path.join(ws, '.vscode'));
     // Small budget for the run through the dialogs (the defaults in the hyperparameter pick come from here).
     fs.writeFileSync(
@@ -154,6 +156,7 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
           { key: 'ctrl+alt+f11', command: 'piggyback.evaluateMask', args: { project: copiedDir, task: TASK, nonInteractive: true } },
           { key: 'ctrl+alt+f12', command: 'piggyback.relinkBackbone', args: { project: copiedDir, model: path.join(ws, 'models', 'ref-moved', 'model.json'), nonInteractive: true } },
           { key: 'ctrl+alt+f8', command: 'piggyback.openProject', args: { project: projectDir, nonInteractive: true } },
+          { key: 'ctrl+alt+f7', command: 'piggyback.openProject', args: { project: mnv2Dir, nonInteractive: true } },
         ],
         null,
         2,
@@ -515,5 +518,38 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     assert.equal(readProjectStats(projectDir).tasks.length, 0);
     await wb.page.locator('.pane-body .monaco-list-row', { hasText: 'No tasks yet' }).first().waitFor({ timeout: 30_000 });
     await wb.shot('cli-change');
+  }));
+
+  it('a 33-layer MobileNetV2 heatmap scrolls sideways with the task names in view (issue #9.6)', withShot('mnv2-heatmap', async () => {
+    const cli = path.join(REPO_ROOT, 'dist', 'cli.js');
+    const init = spawnSync(process.execPath, [cli, 'init', mnv2Dir, '--backbone', 'nsfwjs-mobilenetv2', '--backend', 'wasm'], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(init.status, 0, `piggyback init failed: ${init.stdout}\n${init.stderr}`);
+    const tr = spawnSync(process.execPath, [cli, 'train', mnv2Dir, '--task', 'mnv2-task', '--dataset', DATASET, '--epochs', '1', '--batch-size', '16', '--train-per-class', '10', '--test-limit', '50', '--decay-every', '0', '--backend', 'wasm'], { encoding: 'utf8', timeout: 600_000 });
+    assert.equal(tr.status, 0, `piggyback train failed: ${tr.stdout}\n${tr.stderr}`);
+    const stats = readProjectStats(mnv2Dir);
+    report.mobilenetLayers = stats.layers.length;
+    assert.ok(stats.layers.length >= 30, `${stats.layers.length} masked layers`);
+    await wb.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } });
+    await wb.page.keyboard.press('Control+Alt+F7');
+    await wb.openActivityView('Piggyback Masks');
+    await wb.page.locator('.pane-body .monaco-list-row', { hasText: 'Backbone: MobileNetV2 (nsfwjs)' }).first().waitFor({ timeout: 60_000 });
+    await wb.runCommand('Piggyback: Show Sparsity Heatmap');
+    const frame = wb.webview();
+    await frame.locator('#tab-heatmap').click();
+    const cells = frame.locator('[data-view="heatmap"] td.cell');
+    await cells.first().waitFor({ timeout: 60_000 });
+    assert.equal(await cells.count(), stats.tasks.length * stats.layers.length);
+    // Every value shown: wider than the editor, so it scrolls, and says so.
+    await frame.locator('#heatmap-zoom').selectOption('values');
+    await frame.locator('[data-view="heatmap"] .scroll-cue').waitFor({ state: 'visible', timeout: 10_000 });
+    const name = frame.locator('[data-view="heatmap"] th.rowhead').first();
+    const x0 = (await name.boundingBox())!.x;
+    await frame.locator('[data-view="heatmap"] .matrix-wrap').evaluate((w) => (w.scrollLeft = w.scrollWidth));
+    await wb.page.waitForTimeout(200);
+    const x1 = (await name.boundingBox())!.x;
+    assert.ok(Math.abs(x1 - x0) <= 2, `task names moved from ${x0} to ${x1} while scrolling`);
+    const last = stats.layers[stats.layers.length - 1];
+    assert.match((await frame.locator('[data-view="heatmap"] th.colhead').last().getAttribute('title')) ?? '', new RegExp(`^${last.name} \\(`));
+    await wb.shot('mnv2-heatmap');
   }));
 });
