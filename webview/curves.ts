@@ -242,7 +242,10 @@ export class CurvesView {
       this.dir = stats?.dir;
       for (const [k, s] of this.series) if (!s.live) this.series.delete(k);
       const saved = this.ctx.state.taskSlots;
-      this.slots = saved && saved.dir === this.dir ? { ...saved.slots } : {};
+      const same = saved !== undefined && saved.dir === this.dir;
+      this.slots = same ? { ...saved.slots } : {};
+      // Runs switched off belong to their project (a reload of the same project keeps them).
+      if (!same && saved !== undefined) this.ctx.state.hiddenRuns = [];
       if (this.liveKey.size === 0) this.status.textContent = '';
     }
     this.stats = stats;

@@ -74,6 +74,11 @@ describe('training curves (Chromium)', { timeout: 90_000 }, () => {
     await send(page, { type: 'state', stats: makeStats() });
     await frames();
     assert.deepEqual(await tasksIn(await curveRows()), ['fashion', 'mnist', 'quickdraw']);
+    // A run switched off in one project is not switched off in the next.
+    await page.uncheck('label.run[data-task="mnist"] input');
+    await send(page, { type: 'state', stats: otherProject(['cifar', 'mnist']) });
+    await frames();
+    assert.deepEqual(await tasksIn(await curveRows()), ['cifar', 'mnist']);
     await send(page, { type: 'state', stats: otherProject(['cifar', 'svhn']) });
     await frames();
     assert.deepEqual(await tasksIn(await curveRows()), ['cifar', 'svhn']);
