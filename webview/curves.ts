@@ -119,7 +119,13 @@ export class CurvesView {
   constructor(private readonly ctx: ViewContext) {
     const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
     const boxes = CHART_IDS.map((id) => {
-      const canvas = h('canvas', { role: 'img', 'aria-label': CHART_TITLES[id], 'data-chart': id });
+      const canvas = h('canvas', {
+        role: 'img',
+        tabindex: 0,
+        'aria-label': `${CHART_TITLES[id]}. Zoom: drag across the chart, or + and - keys; arrow keys pan; 0 or double-click resets.`,
+        'data-chart': id,
+      });
+      this.bindZoom(id, canvas);
       this.canvases[id] = canvas;
       return h('div', { class: `chart-box chart-${id}` }, canvas, id === 'loss' ? this.lossEmpty : null);
     });
@@ -168,6 +174,7 @@ export class CurvesView {
         h('label', { class: 'check', for: 'smoothing', title: "TensorBoard's smoothing: a debiased exponential moving average of the per-step loss; the raw loss stays drawn faintly" }, 'Loss smoothing', this.smoothing, this.smoothingValue),
         h('label', { class: 'check', title: 'Logarithmic loss axis' }, this.lossLog, 'log scale'),
         h('label', { for: 'loss-x', class: 'select-label' }, 'x-axis ', this.lossXSelect),
+        h('span', { class: 'zoom-hint', text: 'Zoom: drag across a chart, or focus it and press + / −; arrows pan; 0 or double-click resets.' }),
       ),
       this.status,
       h('div', { class: 'charts' }, ...boxes),
@@ -218,6 +225,47 @@ export class CurvesView {
     this.applyLossScale();
     this.applyTheme(this.ctx.theme());
     this.sync();
+  }
+
+  /** Zoom and pan on x, per chart: drag to select a range, +/- and arrows on the focused canvas, 0 / double-click resets. */
+  private bindZoom(id: ChartId, canvas: HTMLCanvasElement): void {
+    const range = (): [number, number] | undefined => {
+      const x = this.charts[id]?.scales.x;
+      return x ? [x.min, x.max] : undefined;
+    };
+    const set = (lo: number | undefined, hi: number | undefined) => {
+      const ax = this.charts[id]?.options.scales?.x as { min?: number; max?: number } | undefined;
+      if (!ax) return;
+      ax.min = lo;
+      ax.max = hi;
+      this.schedule();
+    };
+    let from: number | undefined;
+    const xAt = (e: MouseEvent) => this.charts[id]?.scales.x?.getValueForPixel(e.offsetX);
+    canvas.addEventListener('mousedown', (e) => (from = xAt(e)));
+    canvas.addEventListener('mouseup', (e) => {
+      const to = xAt(e);
+      if (from !== undefined && to !== undefined) {
+        const r = range();
+        // A drag of at least 2% of the shown range zooms; a click does not.
+        if (r && Math.abs(to - from) > (r[1] - r[0]) * 0.02) set(Math.min(from, to), Math.max(from, to));
+      }
+      from = undefined;
+    });
+    canvas.addEventListener('dblclick', () => set(undefined, undefined));
+    canvas.addEventListener('keydown', (e) => {
+      const r = range();
+      if (!r) return;
+      const w = r[1] - r[0];
+      const mid = (r[0] + r[1]) / 2;
+      if (e.key === '+' || e.key === '=') set(mid - w / 4, mid + w / 4);
+      else if (e.key === '-') set(mid - w, mid + w);
+      else if (e.key === 'ArrowLeft') set(r[0] - w / 5, r[1] - w / 5);
+      else if (e.key === 'ArrowRight') set(r[0] + w / 5, r[1] + w / 5);
+      else if (e.key === '0') set(undefined, undefined);
+      else return;
+      e.preventDefault();
+    });
   }
 
   /** Loss points on the chosen x-axis: steps as stored, or epochs (1 = the end of epoch 1). */
@@ -581,6 +629,8 @@ export class CurvesView {
         c.dataset.points = String(chart.data.datasets.reduce((a, d, i) => a + (chart.isDatasetVisible(i) ? d.data.length : 0), 0));
         c.dataset.plotHeight = String(Math.round(chart.chartArea?.height ?? 0));
         c.dataset.yScale = String(chart.scales.y?.type ?? '');
+        const xs = chart.scales.x;
+        if (xs) c.dataset.xRange = `${Number(xs.min.toPrecision(6))},${Number(xs.max.toPrecision(6))}`;
       }
     });
   }

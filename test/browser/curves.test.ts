@@ -403,3 +403,48 @@ describe('curve hover (Chromium)', { timeout: 60_000 }, () => {
     await page.screenshot({ path: path.join(OUT, 'webview-curves-hover-dark.png'), fullPage: true });
   });
 });
+
+describe('curve zoom and pan (Chromium)', { timeout: 60_000 }, () => {
+  before(async () => {
+    hx = await startHarness();
+    page = hx.page;
+    await open(hx);
+    await setTheme(page, 'dark');
+    await send(page, { type: 'state', stats: makeStats() });
+    await send(page, { type: 'show', view: 'curves' });
+  });
+  after(async () => {
+    await hx?.close();
+  });
+
+  const xr = async () => ((await page.getAttribute('canvas[data-chart="loss"]', 'data-x-range')) ?? '').split(',').map(Number);
+
+  it('keyboard: + zooms, arrows pan, 0 resets; a drag selects a range; double-click resets', async () => {
+    await frames();
+    const [lo, hi] = await xr();
+    assert.ok(hi > lo, `${lo}..${hi}`);
+    await page.focus('canvas[data-chart="loss"]');
+    await page.keyboard.press('+');
+    await frames();
+    const [a, b] = await xr();
+    assert.ok(Math.abs(b - a - (hi - lo) / 2) < 1e-6, `half the range: ${a}..${b}`);
+    await page.keyboard.press('ArrowRight');
+    await frames();
+    const [c, d] = await xr();
+    assert.ok(c > a && Math.abs(d - c - (b - a)) < 1e-6, 'panned right, same width');
+    await page.keyboard.press('0');
+    await frames();
+    assert.deepEqual(await xr(), [lo, hi]);
+    const box = (await (await page.$('canvas[data-chart="loss"]'))!.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await frames();
+    const [e, f] = await xr();
+    assert.ok(e > lo && f < hi && f - e < (hi - lo) * 0.5, `dragged range ${e}..${f}`);
+    await page.mouse.dblclick(box.x + box.width / 2, box.y + box.height / 2);
+    await frames();
+    assert.deepEqual(await xr(), [lo, hi]);
+  });
+});
