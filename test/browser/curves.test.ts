@@ -207,6 +207,7 @@ describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
     const s = makeStats();
     s.tasks[0].baselines = [{ method: 'classifier', testAccuracy: 0.8, trainSeconds: 3, history: [], bytesIfStored: 5000, stepLoss: { stride: 8, step: [8, 16, 24], loss: [1.5, 1.1, 0.9] } }];
     await send(page, { type: 'state', stats: s });
+    await frames(); // postMessage is asynchronous: let the state land (and persist) before reloading
     await page.reload();
     await page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((m) => m.type === 'ready'));
     await setTheme(page, 'dark');
