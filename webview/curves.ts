@@ -37,7 +37,8 @@ import type { ViewContext } from './viewContext';
 // Register only what we draw: keeps the bundle small (no chart.js/auto).
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Title);
 
-type Pt = { x: number; y: number };
+/** t: seconds since the run started, for live loss points (stored ones get it from the epochs' times). */
+type Pt = { x: number; y: number; t?: number };
 type ChartId = 'accuracy' | 'loss' | 'bits';
 type SeriesKind = 'train' | 'val' | 'loss' | 'loss_smoothed' | 'bits' | 'classifier' | 'finetune';
 const CHART_IDS: ChartId[] = ['accuracy', 'loss', 'bits'];
@@ -51,6 +52,10 @@ interface TaskSeries {
   live: boolean;
   /** Steps per epoch of the run the loss belongs to (0 = unknown), for the epoch x-axis. */
   stepsPerEpoch: number;
+  /** Wall time of each epoch in seconds (stored history), for the time x-axis. */
+  epochSeconds: number[];
+  /** performance.now() at the live run's start. */
+  t0: number;
 }
 interface DsInfo {
   chart: ChartId;
@@ -109,7 +114,7 @@ export class CurvesView {
   private readonly smoothing = h('input', { type: 'range', id: 'smoothing', min: 0, max: 0.99, step: 0.01, 'aria-label': 'Loss smoothing (exponential moving average weight)' });
   private readonly smoothingValue = h('output', { for: 'smoothing', class: 'smoothing-value' });
   private readonly lossLog = h('input', { type: 'checkbox', id: 'loss-log' });
-  private readonly lossXSelect = h('select', { id: 'loss-x', 'aria-label': 'Loss x-axis' }, h('option', { value: 'step', text: 'step' }), h('option', { value: 'epoch', text: 'epoch' }));
+  private readonly lossXSelect = h('select', { id: 'loss-x', 'aria-label': 'Loss x-axis' }, h('option', { value: 'step', text: 'step' }), h('option', { value: 'epoch', text: 'epoch' }), h('option', { value: 'time', text: 'wall time (s)' }));
   private stats: ProjectStats | undefined;
   private dir: string | undefined;
   private slots: Record<string, number> = {};
@@ -145,10 +150,11 @@ export class CurvesView {
     });
     this.lossXSelect.value = ctx.state.lossX;
     this.lossXSelect.addEventListener('change', () => {
-      ctx.state.lossX = this.lossXSelect.value === 'epoch' ? 'epoch' : 'step';
+      const v = this.lossXSelect.value;
+      ctx.state.lossX = v === 'epoch' || v === 'time' ? v : 'step';
       ctx.persist();
       const x = this.charts.loss?.options.scales?.x as { title?: { text?: string }; ticks?: { precision?: number } } | undefined;
-      if (x?.title) x.title.text = ctx.state.lossX;
+      if (x?.title) x.title.text = ctx.state.lossX === 'time' ? 'seconds' : ctx.state.lossX;
       this.sync();
     });
     this.lossLog.checked = ctx.state.lossLog;
@@ -195,7 +201,7 @@ export class CurvesView {
           // Hover shows every visible run at that epoch (loss: the nearest step of each run).
           interaction: id === 'loss' ? { mode: 'nearest', axis: 'x', intersect: false } : { mode: 'x', intersect: false },
           scales: {
-            x: { type: 'linear', title: { display: true, text: id === 'loss' ? this.ctx.state.lossX : 'epoch' }, ticks: id === 'loss' ? {} : { precision: 0 } },
+            x: { type: 'linear', title: { display: true, text: id === 'loss' ? (this.ctx.state.lossX === 'time' ? 'seconds' : this.ctx.state.lossX) : 'epoch' }, ticks: id === 'loss' ? {} : { precision: 0 } },
             y: {
               type: 'linear',
               ...(id === 'accuracy' ? { suggestedMin: 0, suggestedMax: 1 } : { beginAtZero: true }),
@@ -268,10 +274,28 @@ export class CurvesView {
     });
   }
 
-  /** Loss points on the chosen x-axis: steps as stored, or epochs (1 = the end of epoch 1). */
-  private lossX(pts: Pt[], stepsPerEpoch: number): Pt[] {
-    if (this.ctx.state.lossX === 'step' || !(stepsPerEpoch > 0)) return pts;
-    return pts.map((p) => ({ x: p.x / stepsPerEpoch, y: p.y }));
+  /**
+   * Loss points on the chosen x-axis: steps as stored, epochs (1 = the end of epoch 1), or wall
+   * seconds (live points as they arrived; stored ones spread evenly over each epoch's measured
+   * time). A run with no timing has no points on the time axis rather than wrong ones.
+   */
+  private lossX(pts: Pt[], stepsPerEpoch: number, epochSeconds: number[] = []): Pt[] {
+    const mode = this.ctx.state.lossX;
+    if (mode === 'step') return pts;
+    if (mode === 'epoch') return stepsPerEpoch > 0 ? pts.map((p) => ({ x: p.x / stepsPerEpoch, y: p.y })) : pts;
+    const cum = [0];
+    for (const s of epochSeconds) cum.push(cum[cum.length - 1] + s);
+    const at = (step: number): number | undefined => {
+      if (!(stepsPerEpoch > 0) || epochSeconds.length === 0) return undefined;
+      const e = Math.min(epochSeconds.length - 1, Math.max(0, Math.ceil(step / stepsPerEpoch) - 1));
+      return cum[e] + ((step - e * stepsPerEpoch) / stepsPerEpoch) * epochSeconds[e];
+    };
+    const out: Pt[] = [];
+    for (const p of pts) {
+      const t = p.t ?? at(p.x);
+      if (t !== undefined) out.push({ x: t, y: p.y });
+    }
+    return out;
   }
 
   /** Linear from zero, or logarithmic (loss is positive), as the checkbox says. */
@@ -312,6 +336,7 @@ export class CurvesView {
     const bits = t.history.map((m) => ({ x: m.epoch, y: m.bitsFlipped }));
     const loss = lossPoints(t.stepLoss);
     if (!s.live && t.stepLoss?.step.length && t.history.length) s.stepsPerEpoch = t.stepLoss.step[t.stepLoss.step.length - 1] / t.history.length;
+    if (!s.live) s.epochSeconds = t.history.map((m) => m.seconds);
     if (s.live) {
       train.forEach((p) => upsert(s.train, p));
       val.forEach((p) => upsert(s.val, p));
@@ -333,12 +358,14 @@ export class CurvesView {
         for (const a of [s.train, s.val, s.bits, s.loss]) a.length = 0;
         s.live = true;
         s.stepsPerEpoch = e.stepsPerEpoch;
+        s.t0 = performance.now();
+        s.epochSeconds = [];
         this.status.textContent = `Training ${key} on ${e.backend}: ${e.epochs} epochs × ${e.stepsPerEpoch} steps`;
         break;
       }
       case 'step': {
         const s = this.get(this.liveKey.get(e.task) ?? e.task);
-        s.loss.push({ x: (e.epoch - 1) * e.stepsPerEpoch + e.step, y: e.loss });
+        s.loss.push({ x: (e.epoch - 1) * e.stepsPerEpoch + e.step, y: e.loss, ...(s.live ? { t: (performance.now() - s.t0) / 1000 } : {}) });
         if (s.loss.length > MAX_LOSS_POINTS) thin(s.loss);
         break;
       }
@@ -348,6 +375,7 @@ export class CurvesView {
         upsert(s.train, { x: e.epoch, y: e.trainAccuracy });
         if (e.valAccuracy !== null) upsert(s.val, { x: e.epoch, y: e.valAccuracy });
         upsert(s.bits, { x: e.epoch, y: e.bitsFlipped });
+        if (s.live) s.epochSeconds[e.epoch - 1] = e.seconds;
         const val = e.valAccuracy === null ? '' : `, val ${(e.valAccuracy * 100).toFixed(1)}%`;
         this.status.textContent = `${key}: epoch ${e.epoch}, train ${(e.trainAccuracy * 100).toFixed(1)}%${val}`;
         break;
@@ -412,7 +440,7 @@ export class CurvesView {
   private get(key: string): TaskSeries {
     let s = this.series.get(key);
     if (!s) {
-      s = { train: [], val: [], bits: [], loss: [], live: false, stepsPerEpoch: 0 };
+      s = { train: [], val: [], bits: [], loss: [], live: false, stepsPerEpoch: 0, epochSeconds: [], t0: 0 };
       this.series.set(key, s);
     }
     return s;
@@ -485,7 +513,7 @@ export class CurvesView {
       add('accuracy', 'train', s.train);
       if (s.val.length) add('accuracy', 'val', s.val);
       if (s.loss.length) {
-        const pts = this.lossX(s.loss, s.stepsPerEpoch);
+        const pts = this.lossX(s.loss, s.stepsPerEpoch, s.epochSeconds);
         add('loss', 'loss', pts);
         if (this.ctx.state.smoothing > 0) add('loss', 'loss_smoothed', smoothed(pts, this.ctx.state.smoothing));
       }
@@ -502,7 +530,7 @@ export class CurvesView {
         // The baseline's own training loss, once the live run of it is over.
         if (b.stepLoss && !this.series.has(`${t.name} (${b.method})`)) {
           const own = this.series.get(t.name);
-          const pts = this.lossX(lossPoints(b.stepLoss), b.history.length && b.stepLoss.step.length ? b.stepLoss.step[b.stepLoss.step.length - 1] / b.history.length : own?.stepsPerEpoch ?? 0);
+          const pts = this.lossX(lossPoints(b.stepLoss), b.history.length && b.stepLoss.step.length ? b.stepLoss.step[b.stepLoss.step.length - 1] / b.history.length : own?.stepsPerEpoch ?? 0, b.history.map((m) => m.seconds));
           const label = `${t.name} ${KIND_LABEL[b.method].replace(' (test)', '')} loss`;
           lists.loss.push(this.dataset(`loss:${b.method}:${t.name}`, { chart: 'loss', kind: b.method, key: t.name, smoothed: this.ctx.state.smoothing > 0 }, label, this.ctx.state.smoothing > 0 ? smoothed(pts, this.ctx.state.smoothing) : pts, next));
         }

@@ -90,8 +90,8 @@ export interface WebviewState {
   /** Loss chart: EMA smoothing weight in [0, 0.99] (TensorBoard's), and log scale. */
   smoothing: number;
   lossLog: boolean;
-  /** Loss chart x-axis: training step, or epoch (step / steps per epoch, aligned with the accuracy chart). */
-  lossX: 'step' | 'epoch';
+  /** Loss chart x-axis: training step, epoch (step / steps per epoch, aligned with the accuracy chart), or wall time in seconds. */
+  lossX: 'step' | 'epoch' | 'time';
   /** Jaccard colours over 0..1, or over the off-diagonal data range (close overlaps told apart). */
   overlapScale: 'fixed' | 'data';
   /** Heatmap for big networks: cell size, which layer kinds, and column order. */
@@ -338,7 +338,7 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (isStr(x.runFilter)) s.runFilter = x.runFilter.slice(0, 200);
   if (isNum(x.smoothing) && x.smoothing >= 0 && x.smoothing <= 0.99) s.smoothing = x.smoothing;
   if (isBool(x.lossLog)) s.lossLog = x.lossLog;
-  if (x.lossX === 'step' || x.lossX === 'epoch') s.lossX = x.lossX;
+  if (x.lossX === 'step' || x.lossX === 'epoch' || x.lossX === 'time') s.lossX = x.lossX;
   if (x.overlapScale === 'fixed' || x.overlapScale === 'data') s.overlapScale = x.overlapScale;
   if (x.heatmapZoom === 'auto' || x.heatmapZoom === 'compact' || x.heatmapZoom === 'values') s.heatmapZoom = x.heatmapZoom;
   if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;

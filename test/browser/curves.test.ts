@@ -286,6 +286,23 @@ describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
     // 60 stored steps over 3 epochs: 20 steps per epoch.
     assert.deepEqual(xs, s.tasks[0].stepLoss!.step.map((x) => x / 20));
     assert.equal(xs.at(-1), 3);
+    // Wall time: each epoch took 2.5 s, so step k of 20 per epoch is at k / 20 * 2.5 s.
+    await page.selectOption('#loss-x', 'time');
+    await frames();
+    const ts = (await curveRows()).filter((r) => r[0] === 'loss' && r[1] === 'loss' && r[2] === 'mnist').map((r) => Number(r[3]));
+    s.tasks[0].stepLoss!.step.forEach((k, i) => assert.ok(Math.abs(ts[i] - (k / 20) * 2.5) < 1e-9, `step ${k}: ${ts[i]} s`));
+    assert.equal(ts.at(-1), 7.5);
+    // A live run: its points are at the seconds they arrived.
+    await send(page, { type: 'trainEvent', event: { type: 'start', task: 'live', method: 'piggyback', backend: 'wasm', epochs: 1, stepsPerEpoch: 3, layers: [] } });
+    for (let k = 1; k <= 3; k++) {
+      await page.waitForTimeout(60);
+      await send(page, { type: 'trainEvent', event: { type: 'step', task: 'live', epoch: 1, step: k, stepsPerEpoch: 3, loss: 2 / k } });
+    }
+    await frames();
+    const live = (await curveRows()).filter((r) => r[0] === 'loss' && r[1] === 'loss' && r[2] === 'live').map((r) => Number(r[3]));
+    assert.equal(live.length, 3);
+    assert.ok(live[0] > 0.03 && live[0] < live[1] && live[1] < live[2] && live[2] < 5, `arrival seconds ${live}`);
+    await send(page, { type: 'trainEvent', event: { type: 'cancelled', task: 'live' } });
     await page.selectOption('#loss-x', 'step');
     await frames();
     assert.equal(Number((await curveRows()).filter((r) => r[0] === 'loss' && r[2] === 'mnist').at(-1)![3]), 60);
