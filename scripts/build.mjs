@@ -101,6 +101,15 @@ const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist
 for (const f of fs.readdirSync(wasmDir)) {
   if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmDir, f), path.join(dist, 'wasm', f));
 }
+// nsfwjs' MobileNetV2 (3.5 MB, MIT) ships in dist/ so Create Mask Project can offer it from a .vsix.
+const mnv2 = path.join(root, 'node_modules/nsfwjs/dist/models/mobilenet_v2');
+if (fs.existsSync(path.join(mnv2, 'model.min.js'))) {
+  const to = path.join(dist, 'models', 'nsfwjs-mobilenet_v2');
+  fs.mkdirSync(to, { recursive: true });
+  for (const f of fs.readdirSync(mnv2)) fs.copyFileSync(path.join(mnv2, f), path.join(to, f));
+  const lic = path.join(root, 'node_modules/nsfwjs/LICENSE');
+  if (fs.existsSync(lic)) fs.copyFileSync(lic, path.join(to, 'LICENSE'));
+} else console.warn('build: nsfwjs is not installed; the MobileNetV2 backbone will not be offered');
 if (results.cli) fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
 
 const size = (p) => `${(fs.statSync(p).size / 1024).toFixed(0)} KB`;

@@ -4,6 +4,7 @@
  */
 import { h } from './dom';
 import { post } from './vscodeApi';
+import { toCsv } from '../src/shared/reportTables';
 
 export function pngBase64(canvas: HTMLCanvasElement): string {
   const url = canvas.toDataURL('image/png');
@@ -24,19 +25,7 @@ export function safeName(base: string, ext: string): string {
   return `${clean}.${ext}`;
 }
 
-/**
- * RFC 4180 quoting. Text cells that a spreadsheet would run as a formula are prefixed with
- * an apostrophe (names come from user data). Numbers are written with full precision.
- */
-export function toCsv(rows: (string | number | null)[][]): string {
-  const cell = (v: string | number | null): string => {
-    if (v === null) return '';
-    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
-    const s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
-}
+export { toCsv } from '../src/shared/reportTables';
 
 /** The Export PNG / Export CSV button pair every view's toolbar carries. */
 export function exportButtons(onPng: () => void, onCsv: () => void): [HTMLButtonElement, HTMLButtonElement] {

@@ -9,6 +9,7 @@ import { Tabs } from './tabs';
 import { HeatmapView } from './heatmap';
 import { OverlapView } from './overlap';
 import { CurvesView } from './curves';
+import { RunsView } from './runs';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
@@ -26,29 +27,34 @@ function start(): void {
   const heatmap = new HeatmapView(ctx);
   const overlap = new OverlapView(ctx);
   const curves = new CurvesView(ctx);
+  const runs = new RunsView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
     curves: h('div', { class: 'panel' }, curves.el),
+    runs: h('div', { class: 'panel' }, runs.el),
   };
+  const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
     [
       { id: 'heatmap', label: 'Sparsity heatmap', panel: panels.heatmap },
       { id: 'overlap', label: 'Task overlap', panel: panels.overlap },
       { id: 'curves', label: 'Training curves', panel: panels.curves },
+      { id: 'runs', label: 'Runs', panel: panels.runs },
     ],
     state.view,
     (id) => {
       state.view = id;
+      // "Saved …" belongs to the view it was exported from.
+      notice.textContent = '';
       ctx.persist();
       // Chart.js measures its container, so it is created the first time its tab is visible.
       if (id === 'curves') curves.mount();
     },
   );
   const header = h('header', { class: 'header' });
-  const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -56,6 +62,7 @@ function start(): void {
     heatmap.update(stats);
     overlap.update(stats);
     curves.update(stats);
+    runs.update(stats);
   };
   if (state.view === 'curves') curves.mount();
   setStats(state.stats);
@@ -72,6 +79,7 @@ function start(): void {
     try {
       switch (msg.type) {
         case 'state':
+          if (msg.stats.dir !== state.stats?.dir) notice.textContent = '';
           state.stats = msg.stats;
           if (msg.backend !== undefined) state.backend = msg.backend;
           ctx.persist();

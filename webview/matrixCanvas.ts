@@ -68,7 +68,7 @@ export function matrixToCanvas(spec: MatrixSpec, title: string, legendFmt: (v: n
       ctx.fillRect(x0 + c * cw, y0 + r * ch, cw - 1, ch - 1);
       if (spec.showCellText || v === null) {
         ctx.fillStyle = textOn(rgb);
-        ctx.fillText(v === null ? UNKNOWN_TEXT : spec.cellText(v), x0 + c * cw + cw / 2, y0 + r * ch + ch / 2);
+        ctx.fillText(v === null ? UNKNOWN_TEXT : spec.cellTextAt ? spec.cellTextAt(r, c) : spec.cellText(v), x0 + c * cw + cw / 2, y0 + r * ch + ch / 2);
       }
     }),
   );

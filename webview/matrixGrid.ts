@@ -23,6 +23,8 @@ export interface MatrixSpec {
   scale: ColorScale;
   /** Short text inside a cell. */
   cellText(v: number): string;
+  /** Cell text by position, when it is not a function of the coloured value (confusion counts). */
+  cellTextAt?(r: number, c: number): string;
   /** Full description for tooltip and live region. */
   describe(r: number, c: number): string;
   showCellText: boolean;
@@ -38,6 +40,7 @@ export class MatrixGrid {
   private cells: HTMLTableCellElement[][] = [];
   private spec: MatrixSpec | undefined;
   private pos = { r: 0, c: 0 };
+  private refocus = false;
 
   constructor() {
     this.tooltip = h('div', { class: 'tooltip', role: 'tooltip', hidden: true });
@@ -50,6 +53,8 @@ export class MatrixGrid {
 
   render(spec: MatrixSpec): void {
     const hadFocus = this.el.contains(document.activeElement);
+    // The cells under a hover or focus are replaced: their tooltip goes (focus puts it back below).
+    this.tooltip.hidden = true;
     this.spec = spec;
     const nr = spec.rowLabels.length;
     const nc = spec.colLabels.length;
@@ -80,7 +85,7 @@ export class MatrixGrid {
       } else rh.textContent = spec.rowLabels[r];
       const tr = h('tr', { role: 'row' }, rh);
       const cells = row.map((v, c) => {
-        const text = v === null ? UNKNOWN_TEXT : spec.cellText(v);
+        const text = v === null ? UNKNOWN_TEXT : spec.cellTextAt ? spec.cellTextAt(r, c) : spec.cellText(v);
         const td = h('td', {
           role: 'gridcell',
           class: v === null ? 'cell unknown' : 'cell',
@@ -111,13 +116,25 @@ export class MatrixGrid {
     });
     table.append(body);
     table.addEventListener('keydown', (e) => this.onKey(e));
+    // Focus moving anywhere but another cell (a row header button is inside the table too) takes the tooltip away.
     table.addEventListener('focusout', (e) => {
-      if (!table.contains(e.relatedTarget as Node | null)) this.tooltip.hidden = true;
+      const to = e.relatedTarget;
+      if (!(to instanceof HTMLElement && to.classList.contains('cell') && table.contains(to))) this.tooltip.hidden = true;
     });
 
     this.el.replaceChildren(table, this.tooltip);
     this.setTabStop();
-    if (hadFocus && nr > 0 && nc > 0) this.focusCell(this.pos.r, this.pos.c);
+    this.refocus = hadFocus && nr > 0 && nc > 0;
+    if (this.refocus) this.focusCell(this.pos.r, this.pos.c);
+  }
+
+  /**
+   * Views re-insert el after render (replaceChildren), which drops focus: call this after, so a
+   * keyboard user keeps the cell (and its tooltip) through live updates.
+   */
+  restoreFocus(): void {
+    if (this.refocus && this.el.isConnected && !this.el.contains(document.activeElement)) this.focusCell(this.pos.r, this.pos.c);
+    this.refocus = false;
   }
 
   focusCell(r: number, c: number): void {

@@ -33,9 +33,12 @@ export class OverlapView {
   private readonly detail = h('div', { class: 'pair-detail', 'aria-live': 'polite' });
   private readonly layerSelect = h('select', { id: 'overlap-layer', 'aria-label': 'Layer' });
   private readonly metricInputs: Record<OverlapMetric, HTMLInputElement>;
+  private readonly scaleSelect = h('select', { id: 'overlap-scale', 'aria-label': 'Colour scale' }, h('option', { value: 'fixed', text: '0–1' }), h('option', { value: 'data', text: 'data range' }));
+  private readonly scaleLabel = h('label', { for: 'overlap-scale', class: 'select-label' }, 'Colours ', this.scaleSelect);
   private stats: ProjectStats | undefined;
   private spec: MatrixSpec | undefined;
   private pair: [number, number] | undefined;
+  private legendLabel = '';
 
   constructor(private readonly ctx: ViewContext) {
     const radio = (m: OverlapMetric, label: string) => {
@@ -56,6 +59,11 @@ export class OverlapView {
       ctx.persist();
       this.render();
     });
+    this.scaleSelect.addEventListener('change', () => {
+      ctx.state.overlapScale = this.scaleSelect.value === 'data' ? 'data' : 'fixed';
+      ctx.persist();
+      this.render();
+    });
     const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
     this.el = h(
       'section',
@@ -65,6 +73,7 @@ export class OverlapView {
         { class: 'toolbar' },
         h('fieldset', { class: 'segmented' }, h('legend', { class: 'sr-only', text: 'Metric' }), j.el, hm.el),
         h('label', { for: this.layerSelect.id, class: 'select-label' }, 'Layer ', this.layerSelect),
+        this.scaleLabel,
         h('span', { class: 'spacer' }),
         png,
         csv,
@@ -111,7 +120,15 @@ export class OverlapView {
     const total = layerIdx >= 0 ? s.layers[layerIdx].size : s.backbone.maskedParams;
     const where = layerIdx >= 0 ? s.layers[layerIdx].name : 'all layers';
     const known = values.flat().filter((v): v is number => v !== null);
-    const scale = metric === 'jaccard' ? makeScale(0, 1) : makeScale(0, niceMax(Math.max(0, ...known)));
+    // A task's overlap with itself is always 1: the data range is the pairs'.
+    const pairs = values.flatMap((r, i) => r.filter((v, j): v is number => i !== j && v !== null));
+    const lo = Math.min(...pairs);
+    const hi = Math.max(...pairs);
+    const dataRange = metric === 'jaccard' && st.overlapScale === 'data' && pairs.length > 0 && hi > lo;
+    const scale = metric === 'jaccard' ? (dataRange ? makeScale(lo, hi) : makeScale(0, 1)) : makeScale(0, niceMax(Math.max(0, ...known)));
+    this.scaleSelect.value = st.overlapScale;
+    this.scaleLabel.hidden = metric !== 'jaccard';
+    const scaleNote = metric !== 'jaccard' ? '' : dataRange ? `, colours over the data range ${lo.toFixed(3)}–${hi.toFixed(3)} (diagonal: 1)` : st.overlapScale === 'data' ? ', colours 0–1 (every pair has the same value)' : ', colours 0–1';
     const names = s.tasks.map((t) => (t.state === 'failed' ? `${t.name} (damaged)` : t.name));
     this.spec = {
       label: `${METRIC_LABEL[metric]} between tasks, ${where}`,
@@ -136,8 +153,10 @@ export class OverlapView {
     };
     this.grid.render(this.spec);
     if (this.pair) this.grid.select(...this.pair);
-    const fmt = metric === 'jaccard' ? (v: number) => v.toFixed(2) : compactCount;
-    this.body.replaceChildren(renderLegend(scale, METRIC_LABEL[metric], fmt), this.grid.el);
+    const fmt = metric === 'jaccard' ? (v: number) => v.toFixed(dataRange ? 3 : 2) : compactCount;
+    this.legendLabel = `${METRIC_LABEL[metric]}${scaleNote}`;
+    this.body.replaceChildren(renderLegend(scale, this.legendLabel, fmt), this.grid.el);
+    this.grid.restoreFocus();
     this.renderDetail();
   }
 
@@ -188,8 +207,8 @@ export class OverlapView {
 
   exportPng(): void {
     if (!this.spec) return;
-    const fmt = this.ctx.state.overlapMetric === 'jaccard' ? (v: number) => v.toFixed(2) : compactCount;
-    const canvas = matrixToCanvas(this.spec, this.spec.label, fmt, this.ctx.theme());
+    const fmt = this.ctx.state.overlapMetric === 'jaccard' ? (v: number) => v.toFixed(3) : compactCount;
+    const canvas = matrixToCanvas(this.spec, this.legendLabel || this.spec.label, fmt, this.ctx.theme());
     exportPng(this.fileBase(), canvas);
   }
 

@@ -11,6 +11,7 @@ import { errnoOf, fsError } from '../core/fsErrors';
 import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
 import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
+import { HYPERPARAMS, TRAIN_OPTION_KEYS, hyperProblem, hyperSpec, rangeText, type HyperSpec } from '../core/hyperparams';
 import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
 import { addInferTaskCommand, addSimilarityCommand } from './similarityCommand';
@@ -21,11 +22,6 @@ import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
 const engine = () => import('../core/engine');
 
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-  return n;
-};
 const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
@@ -47,29 +43,31 @@ function cancellation(): AbortSignal {
   return ac.signal;
 }
 
+/** commander's attribute name for a flag: 'decay-every' -> 'decayEvery'. */
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** A CLI option generated from the hyperparameter table: its help, choices and range check. */
+function hyperOption(s: HyperSpec): Option {
+  const help = `${s.doc.replace(/\.$/, '')}${s.default === null ? '' : ` (default ${s.default})`}`;
+  const arg = s.type === 'enum' ? (s.key.endsWith('Mode') ? 'mode' : 'kind') : s.type === 'integer' ? 'n' : 'x';
+  const opt = new Option(`--${s.flag} <${arg}>`, help);
+  if (s.type === 'enum') return opt.choices(s.choices as string[]);
+  return opt.argParser((v: string) => {
+    const n = Number(v);
+    const problem = v.trim() === '' || Number.isNaN(n) ? `${s.key} must be ${rangeText(s)}, got '${v}'` : hyperProblem(s.key, n);
+    if (problem) throw new InvalidArgumentError(problem);
+    return n;
+  });
+}
+
+/** Every per-run hyperparameter of the table (the threshold is the project's: init only). */
 function trainOptionFlags(cmd: Command): Command {
-  const d = DEFAULT_TRAIN_OPTIONS;
-  return cmd
-    .option('--epochs <n>', `epochs (default ${d.epochs})`, int('epochs'))
-    .option('--batch-size <n>', `batch size (default ${d.batchSize})`, int('batch size'))
-    .option('--lr-mask <x>', `Adam learning rate of the mask scores (default ${d.lrMask})`, num('lr-mask'))
-    .option('--lr-head <x>', `Adam learning rate of the head and BN (default ${d.lrHead})`, num('lr-head'))
-    .option('--decay-every <n>', `multiply learning rates by --decay-factor every n epochs, 0 = never (default ${d.lrDecayEvery})`, num('decay-every'))
-    .option('--decay-factor <x>', `learning-rate decay factor (default ${d.lrDecayFactor})`, num('decay-factor'))
-    .addOption(new Option('--mask <kind>', `binarizer or ternarizer (default ${d.maskKind})`).choices(['binary', 'ternary']))
-    .addOption(new Option('--bn <mode>', `BatchNorm: frozen (backbone's) or trainable per task (default ${d.bnMode})`).choices(['frozen', 'trainable']))
-    .option('--mask-scale <x>', `initial score (default ${d.maskScale})`, num('mask-scale'))
-    .option('--seed <n>', `random seed (default ${d.seed})`, num('seed'))
-    .option('--train-per-class <n>', 'use at most n training images per class', int('train-per-class'))
-    .option('--test-limit <n>', 'use at most n test images', int('test-limit'))
-    .option('--val-fraction <x>', 'fraction of training images held out for validation (default 0.1)', num('val-fraction'));
+  for (const s of HYPERPARAMS) if (s.key !== 'threshold') cmd.addOption(hyperOption(s));
+  return cmd;
 }
 
 function trainOptions(o: Record<string, any>): Partial<TrainOptions> {
-  return {
-    epochs: o.epochs, batchSize: o.batchSize, lrMask: o.lrMask, lrHead: o.lrHead, lrDecayEvery: o.decayEvery, lrDecayFactor: o.decayFactor,
-    maskKind: o.mask, bnMode: o.bn, maskScale: o.maskScale, seed: o.seed,
-  };
+  return Object.fromEntries(TRAIN_OPTION_KEYS.filter((k) => k !== 'threshold').map((k) => [k, o[camel(hyperSpec(k).flag)]]));
 }
 
 const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), native (oneDNN addon), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto');
@@ -87,7 +85,7 @@ export function buildProgram(): Command {
     .option('--cut-at <layer>', 'end the backbone at this layer (inclusive); default: before a final classifier (Dense + softmax/sigmoid/logits, and its dropout)')
     .option('--keep-top', 'keep the whole model, classifier layer included (no automatic cut)')
     .option('--input-size <n>', 'rebuild a fully convolutional backbone for n x n inputs', int('input-size'))
-    .option('--threshold <x>', `mask threshold (default ${DEFAULT_TRAIN_OPTIONS.threshold})`, num('threshold'))
+    .addOption(hyperOption(hyperSpec('threshold')))
     .option('--no-scores', "do not keep tasks' real-valued scores (scores.bin, for re-thresholding without retraining)")
     .addOption(backendOption())
     .option('--json', 'machine-readable output')
@@ -132,7 +130,7 @@ export function buildProgram(): Command {
     .argument('<project>', 'mask project folder')
     .requiredOption('--task <name>', 'task name')
     .option('--dataset <spec>', "defaults to the task's own dataset")
-    .option('--test-limit <n>', 'use at most n test images', int('test-limit'))
+    .addOption(hyperOption(hyperSpec('testLimit')))
     .option('--confusion', 'print the confusion matrix')
     .addOption(backendOption())
     .option('--json', 'machine-readable output')

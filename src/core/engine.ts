@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendInfo, type BackendPreference } from './backend';
 import { PiggybackError, isPiggybackError } from './errors';
+import { checkHyper, resolveDataLimits, resolveTrainOptions } from './hyperparams';
 import { checkDatasetSpec, loadDataset } from './data';
 import { Backbone } from './model/backbone';
 import { findClassifierTop, readModelTopology, saveLayersModelFile, type ClassifierTop } from './model/modelIO';
@@ -29,6 +30,7 @@ import { subsetDataset } from './data/split';
 import { batchTensors, evaluateLogits } from './train/batches';
 import { ckaFromGrams, gram } from './analysis/cka';
 import { trainLoop } from './train/loop';
+import { StepLossRecorder } from './train/stepLoss';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
 import {
   DEFAULT_TRAIN_OPTIONS,
@@ -184,6 +186,7 @@ export async function createProject(req: CreateProjectRequest): Promise<CreatePr
   if (fs.existsSync(path.join(req.projectDir, MANIFEST_FILE))) {
     throw new PiggybackError('BAD_ARGUMENT', `${req.projectDir} already holds a mask project`, 'train into it, or choose another folder');
   }
+  checkHyper('threshold', req.threshold ?? DEFAULT_TRAIN_OPTIONS.threshold);
   const { modelPath, cutAt, inputSize, alias, classifierTop } = resolveBackboneArg(req);
   const backbone = await backboneFor(modelPath, cutAt ?? null, inputSize ? [inputSize, inputSize] : undefined);
   createProjectDir(
@@ -227,25 +230,8 @@ async function loadTaskData(backbone: Backbone, spec: string, limits: DataLimits
   return loadDataset(spec, { height, width, channels }, { trainPerClass: limits.trainPerClass, testLimit: limits.testLimit, valFraction: limits.valFraction, seed });
 }
 
-function resolveOptions(partial: Partial<TrainOptions> | undefined, threshold: number): TrainOptions {
-  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, threshold, ...stripUndefined(partial ?? {}) };
-  const positive: Array<keyof TrainOptions> = ['epochs', 'batchSize', 'lrMask', 'lrHead', 'maskScale'];
-  for (const k of positive) {
-    const v = o[k] as number;
-    if (!Number.isFinite(v) || v <= 0) throw new PiggybackError('BAD_ARGUMENT', `${k} must be a positive number, got ${v}`);
-  }
-  if (!Number.isInteger(o.epochs) || !Number.isInteger(o.batchSize)) throw new PiggybackError('BAD_ARGUMENT', 'epochs and batch size must be whole numbers');
-  if (!(o.maskScale > o.threshold)) {
-    throw new PiggybackError('BAD_ARGUMENT', `mask scale ${o.maskScale} must be above the threshold ${o.threshold}`, 'otherwise the untrained mask would switch weights off');
-  }
-  if (o.maskKind !== 'binary' && o.maskKind !== 'ternary') throw new PiggybackError('BAD_ARGUMENT', `mask kind must be binary or ternary, got ${o.maskKind}`);
-  if (o.bnMode !== 'frozen' && o.bnMode !== 'trainable') throw new PiggybackError('BAD_ARGUMENT', `BN mode must be frozen or trainable, got ${o.bnMode}`);
-  return o;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
+/** Defaults, ranges and the threshold's owner all come from the one table (hyperparams.ts). */
+const resolveOptions = resolveTrainOptions;
 
 function wrapEvents(onEvent: EventSink | undefined, task: string, run: () => Promise<void>): Promise<void> {
   return run().catch((e) => {
@@ -261,7 +247,7 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
   checkDatasetSpec(req.dataset);
   let handle = openProject(req.projectDir);
   const opts = resolveOptions(req.options, handle.manifest.threshold);
-  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  const limits: DataLimits = resolveDataLimits(req);
   await wrapEvents(onEvent, req.task, async () => {
     const info = await useBackend(req);
     const opened = await openWithBackbone(req.projectDir);
@@ -273,7 +259,9 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
     const net = new PiggybackNet(backbone, data.train.classNames.length, { ...opts, name: req.task });
     try {
       let previous = net.masks();
+      const stepLoss = new StepLossRecorder();
       const history = await trainLoop(net, data, opts, {
+        stepLoss,
         task: req.task,
         method: 'piggyback',
         backend: info.detail,
@@ -306,6 +294,8 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
           },
           bn: net.bn?.toArrays(),
           history,
+          stepLoss: stepLoss.series(),
+          trainImages: data.train.count,
           testAccuracy: evaluation.accuracy,
           evaluation,
           trainSeconds,
@@ -360,6 +350,7 @@ async function restoreTask(projectDir: string, task: string, variableName = task
 }
 
 export async function evaluateTask(req: EvaluateRequest, signal?: AbortSignal): Promise<EvalResult> {
+  checkHyper('testLimit', req.testLimit);
   await useBackend(req);
   const { backbone, net, artifacts } = await restoreTask(req.projectDir, req.task);
   try {
@@ -406,11 +397,12 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
         net = ft;
       }
       try {
+        const stepLoss = new StepLossRecorder();
         const history = await trainLoop(net, splits, opts, {
-          task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal,
+          task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal, stepLoss,
         });
         const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
-        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored };
+        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored, stepLoss: stepLoss.series() };
         saveBaseline(req.projectDir, req.task, result);
         results.push(result);
         onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: result.trainSeconds });

@@ -2,6 +2,7 @@
  * Plain data types shared by the engine, the CLI, the extension worker and the webview.
  * Nothing here depends on TensorFlow.js, so the webview and protocol can import it.
  */
+import { defaultTrainOptions } from './hyperparams';
 
 /**
  * Images as NHWC float32 in [0, 1], labels as class indices. A set too large to hold at the
@@ -66,19 +67,8 @@ export interface TrainOptions {
   seed: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 30,
-  batchSize: 32,
-  lrMask: 1e-4,
-  lrHead: 1e-4,
-  lrDecayEvery: 15,
-  lrDecayFactor: 0.1,
-  maskKind: 'binary',
-  bnMode: 'frozen',
-  threshold: 5e-3,
-  maskScale: 1e-2,
-  seed: 1,
-};
+/** The paper's defaults, from the one hyperparameter table (hyperparams.ts). */
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = defaultTrainOptions();
 
 /** Data limits a task was trained with, kept so baselines and re-evaluation use the same data. */
 export interface DataLimits {
@@ -122,6 +112,18 @@ export interface EpochMetrics {
   seconds: number;
 }
 
+/**
+ * Training loss per step, bounded: each point is the mean loss of `stride` consecutive steps
+ * (the last point may cover fewer), at the global step (1-based, across epochs) that ends it.
+ * The stride doubles whenever the series would exceed MAX_STEP_LOSS_POINTS.
+ */
+export interface StepLossSeries {
+  stride: number;
+  step: number[];
+  loss: number[];
+}
+export const MAX_STEP_LOSS_POINTS = 1000;
+
 /** Events a UI can draw live. All plain JSON so they cross worker/webview boundaries. */
 export type TrainEvent =
   | { type: 'start'; task: string; method: TrainMethod; backend: string; epochs: number; stepsPerEpoch: number; layers: string[] }
@@ -141,6 +143,8 @@ export interface BaselineResult {
   history: EpochMetrics[];
   /** Bytes a stored copy would need (fine-tune: whole float32 network + head; classifier: head only). */
   bytesIfStored: number;
+  /** Per-step training loss; absent in results saved before it was recorded. */
+  stepLoss?: StepLossSeries;
 }
 
 /** Everything the inspector and webview show about one task, computed from disk without TF.js. null = unknown (damaged task). */
@@ -166,8 +170,18 @@ export interface TaskStats {
   /** Why a 'failed' task cannot be used (the one-line error its files give), else null. */
   damage: string | null;
   history: EpochMetrics[];
+  /** Per-step training loss as stored in task.json; null for tasks saved before it was recorded. */
+  stepLoss: StepLossSeries | null;
   baselines: BaselineResult[];
   options: TrainOptions;
+  /** The data caps it trained with; null when task.json predates them. */
+  dataLimits: DataLimits | null;
+  /** Training images it trained on (after caps and the validation hold-out); null when not recorded. */
+  trainImages: number | null;
+  /** confusion[true][predicted] counts of its test evaluation after training; null when not stored. */
+  confusion: number[][] | null;
+  /** Ternary masks: fraction of each layer's weights negated (-1), manifest order; null for binary or unknown. */
+  layerNegated: number[] | null;
 }
 
 export interface OverlapMatrices {

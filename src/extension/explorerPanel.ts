@@ -80,7 +80,11 @@ export class ExplorerPanel implements vscode.Disposable {
     view: ViewId,
   ) {
     this.view = view;
-    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'piggyback.svg');
+    // A tab icon gets no currentColor: one drawn for each theme, or it is black on dark themes.
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(deps.extensionUri, 'media', 'piggyback-light.svg'),
+      dark: vscode.Uri.joinPath(deps.extensionUri, 'media', 'piggyback-dark.svg'),
+    };
     const webviewDir = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
     const w = panel.webview;
     const page = {
@@ -178,7 +182,10 @@ export class ExplorerPanel implements vscode.Disposable {
       await vscode.workspace.fs.writeFile(target, data);
       this.deps.log.info(`exported ${target.fsPath} (${data.length} bytes)`);
       this.post({ type: 'exportResult', file: target.fsPath, ok: true });
-      void vscode.window.showInformationMessage(`Piggyback: exported ${path.basename(target.fsPath)}`);
+      // Name the folder too, and offer to show the file.
+      void vscode.window.showInformationMessage(`Piggyback: exported ${path.basename(target.fsPath)} to ${path.dirname(target.fsPath)}`, 'Reveal').then((c) => {
+        if (c) void vscode.commands.executeCommand('revealFileInOS', target);
+      });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.post({ type: 'exportResult', file: target.fsPath, ok: false, message: msg });

@@ -3,11 +3,12 @@
  * -> masked layers (shape, params, sparsity %). Empty (so the welcome view shows)
  * when no project is open.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MaskedLayerInfo, ProjectStats, TaskStats } from '../core/types';
 import * as fmt from './format';
 import type { ProjectModel } from './projectModel';
+import { differingKeys, differingText } from './hyperModel';
+import { backboneName } from './backboneName';
 
 export type InspectorNode =
   | { kind: 'backbone'; stats: ProjectStats }
@@ -28,6 +29,19 @@ export function taskDescription(t: TaskStats): string {
   if (t.state === 'failed') return `damaged: ${t.damage ?? 'unreadable'}`;
   const acc = t.testAccuracy === null ? 'acc –' : `acc ${fmt.pct(t.testAccuracy)}`;
   return `${acc} · ${fmt.pct(t.sparsity)} off · ${fmt.bytes(t.bytes)} · ${t.state}`;
+}
+
+/** The task's tooltip: its numbers, then every option that differs between this project's runs. */
+export function taskTooltip(t: TaskStats, all: readonly TaskStats[]): string {
+  const keys = differingKeys(all);
+  const others = all.filter((x) => x.state !== 'failed' && x.name !== t.name).length;
+  return [
+    `**${t.name}** on \`${t.dataset}\` (${t.classNames.length} classes)`,
+    `test accuracy ${fmt.pct(t.testAccuracy, 2)}, ${fmt.pct(t.sparsity, 2)} of masked weights off`,
+    `${fmt.bytes(t.bytes)} on disk, ${fmt.fixed(t.bitsPerMaskedWeight)} bits per masked weight`,
+    `${t.maskKind} mask, BN ${t.bnMode}, ${t.options.epochs} epochs, batch ${t.options.batchSize}, threshold ${t.options.threshold}`,
+    keys.length ? `**Differs between runs:** ${differingText(t, keys)}` : others ? 'Same options and data caps as every other task.' : '',
+  ].filter(Boolean).join('\n\n');
 }
 
 export function layerDescription(layer: MaskedLayerInfo, sparsity: number | undefined): string {
@@ -101,7 +115,7 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
     switch (node.kind) {
       case 'backbone': {
         const b = node.stats.backbone;
-        const label = b.alias ?? (path.basename(path.dirname(b.modelPath)) || b.modelPath);
+        const label = backboneName(b);
         const item = new vscode.TreeItem(`Backbone: ${label}${b.missing ? ' (missing)' : ''}`, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `backbone:${node.stats.dir}`;
         item.description = `${fmt.count(b.totalParams)} params · ${fmt.count(b.maskedParams)} masked · ${node.stats.tasks.length} task${node.stats.tasks.length === 1 ? '' : 's'}`;
@@ -126,14 +140,7 @@ export class InspectorTree implements vscode.TreeDataProvider<InspectorNode>, vs
         item.description = taskDescription(t);
         item.contextValue = 'piggyback.task';
         item.iconPath = new vscode.ThemeIcon(t.state === 'trained' ? 'pass' : t.state === 'training' ? 'sync~spin' : 'error');
-        item.tooltip = t.state === 'failed' ? new vscode.MarkdownString(`**${t.name}** is damaged: ${t.damage ?? 'unreadable'}`) : new vscode.MarkdownString(
-          [
-            `**${t.name}** on \`${t.dataset}\` (${t.classNames.length} classes)`,
-            `test accuracy ${fmt.pct(t.testAccuracy, 2)}, ${fmt.pct(t.sparsity, 2)} of masked weights off`,
-            `${fmt.bytes(t.bytes)} on disk, ${fmt.fixed(t.bitsPerMaskedWeight)} bits per masked weight`,
-            `${t.maskKind} mask, BN ${t.bnMode}, ${t.options.epochs} epochs, batch ${t.options.batchSize}`,
-          ].join('\n\n'),
-        );
+        item.tooltip = t.state === 'failed' ? new vscode.MarkdownString(`**${t.name}** is damaged: ${t.damage ?? 'unreadable'}`) : new vscode.MarkdownString(taskTooltip(t, node.stats.tasks));
         return item;
       }
       case 'layer': {

@@ -1,7 +1,7 @@
 /**
  * Errors as they cross the worker boundary, and how the host shows them.
- * A PiggybackError becomes its one line (message + hint); anything else is a bug
- * and says so, with the stack going to the output channel only.
+ * A PiggybackError becomes its one line (message + hint), in the log too (no stack trace);
+ * anything else is a bug and says so, with the stack going to the output channel only.
  */
 import { isPiggybackError } from '../core/errors';
 
@@ -14,13 +14,14 @@ export interface SerializedError {
 }
 
 export function serializeError(e: unknown): SerializedError {
-  if (isPiggybackError(e)) return { code: e.code, line: e.oneLine(), stack: e.stack };
+  // A user's error (bad dataset, out-of-range option) is its one line; a stack is for bugs only.
+  if (isPiggybackError(e)) return { code: e.code, line: e.oneLine() };
   // A PiggybackError from another bundle copy (instanceof fails across copies): duck-type it.
   if (e && typeof e === 'object' && (e as { name?: unknown }).name === 'PiggybackError') {
     const pe = e as { code?: unknown; message?: unknown; hint?: unknown; stack?: string };
     const msg = String(pe.message ?? 'error');
     const hint = typeof pe.hint === 'string' && pe.hint ? ` (${pe.hint})` : '';
-    return { code: typeof pe.code === 'string' ? pe.code : 'INTERNAL', line: msg + hint, stack: pe.stack };
+    return { code: typeof pe.code === 'string' ? pe.code : 'INTERNAL', line: msg + hint };
   }
   const err = e instanceof Error ? e : new Error(String(e));
   return { code: 'INTERNAL', line: `internal error: ${err.message} (this is a bug; the output channel "Piggyback" has details)`, stack: err.stack };

@@ -1,6 +1,7 @@
 /** Reads the piggyback.* settings into engine option objects. */
 import * as vscode from 'vscode';
-import { DEFAULT_TRAIN_OPTIONS, type BnMode, type MaskKind, type TrainOptions } from '../core/types';
+import { HYPERPARAMS, TRAIN_OPTION_KEYS, hyperProblem } from '../core/hyperparams';
+import type { TrainOptions } from '../core/types';
 
 export type BackendSetting = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 
@@ -8,47 +9,39 @@ function cfg(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('piggyback');
 }
 
-function num(c: vscode.WorkspaceConfiguration, key: string, fallback: number, ok: (v: number) => boolean): number {
-  const v = c.get<unknown>(key);
-  return typeof v === 'number' && Number.isFinite(v) && ok(v) ? v : fallback;
-}
-
-const pos = (v: number): boolean => v > 0;
-const posInt = (v: number): boolean => Number.isInteger(v) && v > 0;
-
 export function backendSetting(): BackendSetting {
   const v = cfg().get<string>('backend', 'auto');
   return v === 'tensorflow' || v === 'native' || v === 'wasm' || v === 'cpu' ? v : 'auto';
 }
 
-export function trainOptionsFromSettings(): TrainOptions {
-  const c = cfg();
-  const d = DEFAULT_TRAIN_OPTIONS;
-  const maskKind = c.get<string>('maskKind');
-  const bnMode = c.get<string>('bnMode');
-  return {
-    epochs: num(c, 'epochs', d.epochs, posInt),
-    batchSize: num(c, 'batchSize', d.batchSize, posInt),
-    lrMask: num(c, 'lrMask', d.lrMask, pos),
-    lrHead: num(c, 'lrHead', d.lrHead, pos),
-    lrDecayEvery: num(c, 'lrDecayEvery', d.lrDecayEvery, (v) => Number.isInteger(v) && v >= 0),
-    lrDecayFactor: num(c, 'lrDecayFactor', d.lrDecayFactor, pos),
-    maskKind: maskKind === 'binary' || maskKind === 'ternary' ? (maskKind as MaskKind) : d.maskKind,
-    bnMode: bnMode === 'frozen' || bnMode === 'trainable' ? (bnMode as BnMode) : d.bnMode,
-    threshold: num(c, 'threshold', d.threshold, Number.isFinite),
-    maskScale: num(c, 'maskScale', d.maskScale, pos),
-    seed: num(c, 'seed', d.seed, Number.isInteger),
-  };
+/** What the piggyback.* settings say for a run; values outside the table's ranges fall back to the default and are named in `invalid`. */
+export interface HyperSettings {
+  /** Every per-run option (not the threshold: that is the project's). */
+  options: Omit<TrainOptions, 'threshold'>;
+  trainPerClass?: number;
+  testLimit?: number;
+  valFraction: number;
+  invalid: string[];
 }
 
-/** Quick-run caps; undefined = use everything. */
-export function budgetFromSettings(): { trainPerClass?: number; testLimit?: number } {
+export function hyperFromSettings(): HyperSettings {
   const c = cfg();
-  const tpc = c.get<unknown>('trainPerClass');
-  const tl = c.get<unknown>('testLimit');
+  const out: Record<string, unknown> = {};
+  const invalid: string[] = [];
+  for (const s of HYPERPARAMS) {
+    if (!s.setting) continue;
+    const v = c.get<unknown>(s.key);
+    const problem = v === undefined ? null : hyperProblem(s.key, v);
+    if (problem) invalid.push(`piggyback.${s.key}: ${problem}; using ${s.default ?? 'all'}`);
+    out[s.key] = v === undefined || problem ? s.default : v;
+  }
+  const options = Object.fromEntries(TRAIN_OPTION_KEYS.filter((k) => k !== 'threshold').map((k) => [k, out[k]])) as Omit<TrainOptions, 'threshold'>;
   return {
-    trainPerClass: typeof tpc === 'number' && posInt(tpc) ? tpc : undefined,
-    testLimit: typeof tl === 'number' && posInt(tl) ? tl : undefined,
+    options,
+    trainPerClass: (out.trainPerClass as number | null) ?? undefined,
+    testLimit: (out.testLimit as number | null) ?? undefined,
+    valFraction: out.valFraction as number,
+    invalid,
   };
 }
 

@@ -16,8 +16,8 @@ import type {
   BaselineResult,
 } from '../core/types';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -82,6 +82,22 @@ export interface WebviewState {
   overlapMetric: OverlapMetric;
   /** -1 = overall, otherwise an index into stats.layers. */
   overlapLayer: number;
+  /** Colour slot of each task of project `dir` (webview/palette.ts), so colours survive reloads. */
+  taskSlots?: { dir: string; slots: Record<string, number> };
+  /** Curves: tasks the user switched off, and the run filter text. */
+  hiddenRuns: string[];
+  runFilter: string;
+  /** Loss chart: EMA smoothing weight in [0, 0.99] (TensorBoard's), and log scale. */
+  smoothing: number;
+  lossLog: boolean;
+  /** Loss chart x-axis: training step, epoch (step / steps per epoch, aligned with the accuracy chart), or wall time in seconds. */
+  lossX: 'step' | 'epoch' | 'time';
+  /** Jaccard colours over 0..1, or over the off-diagonal data range (close overlaps told apart). */
+  overlapScale: 'fixed' | 'data';
+  /** Heatmap for big networks: cell size, which layer kinds, and column order. */
+  heatmapZoom: 'auto' | 'compact' | 'values';
+  heatmapKind: 'all' | 'conv2d' | 'depthwise' | 'dense';
+  heatmapSort: 'network' | 'sparsity';
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -90,6 +106,15 @@ export const DEFAULT_WEBVIEW_STATE: WebviewState = {
   heatmapTable: false,
   overlapMetric: 'jaccard',
   overlapLayer: -1,
+  hiddenRuns: [],
+  runFilter: '',
+  smoothing: 0.6,
+  lossLog: false,
+  lossX: 'step',
+  overlapScale: 'fixed',
+  heatmapZoom: 'auto',
+  heatmapKind: 'all',
+  heatmapSort: 'network',
 };
 
 // ---------------------------------------------------------------- validation helpers
@@ -145,13 +170,19 @@ const isOptions = (x: unknown): x is TrainOptions =>
   isNum(x.maskScale) &&
   isNum(x.seed);
 
+/** Optional in messages: states persisted by older versions have no loss series. */
+const isStepLossOpt = (x: unknown): boolean =>
+  x === undefined || x === null ||
+  (isObj(x) && isInt(x.stride) && x.stride >= 1 && isArrOf(x.step, isInt) && isNumArr(x.loss) && (x.step as number[]).length === (x.loss as number[]).length);
+
 const isBaseline = (x: unknown): x is BaselineResult =>
   isObj(x) &&
   (x.method === 'classifier' || x.method === 'finetune') &&
   isNum(x.testAccuracy) &&
   isNum(x.trainSeconds) &&
   isArrOf(x.history, isEpochMetrics) &&
-  isNum(x.bytesIfStored);
+  isNum(x.bytesIfStored) &&
+  (x.stepLoss === undefined || (x.stepLoss !== null && isStepLossOpt(x.stepLoss)));
 
 const isTask = (x: unknown): x is TaskStats =>
   isObj(x) &&
@@ -169,6 +200,11 @@ const isTask = (x: unknown): x is TaskStats =>
   isTaskState(x.state) &&
   (x.damage === null || isStr(x.damage)) &&
   isArrOf(x.history, isEpochMetrics) &&
+  isStepLossOpt(x.stepLoss) &&
+  (x.dataLimits === undefined || x.dataLimits === null || (isObj(x.dataLimits) && isNum(x.dataLimits.valFraction))) &&
+  (x.trainImages === undefined || x.trainImages === null || isInt(x.trainImages)) &&
+  (x.layerNegated === undefined || x.layerNegated === null || isNumArr(x.layerNegated)) &&
+  (x.confusion === undefined || x.confusion === null || (isArrOf(x.confusion, isNumArr) && x.confusion.length === (x.classNames as unknown[] | undefined)?.length)) &&
   isArrOf(x.baselines, isBaseline) &&
   isOptions(x.options);
 
@@ -288,13 +324,25 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
 
 /** Restores persisted state, falling back field by field so an old/corrupt state never breaks the view. */
 export function parseWebviewState(x: unknown): WebviewState {
-  const s: WebviewState = { ...DEFAULT_WEBVIEW_STATE };
+  const s: WebviewState = { ...DEFAULT_WEBVIEW_STATE, hiddenRuns: [] };
   if (!isObj(x)) return s;
   if (isView(x.view)) s.view = x.view;
   if (isProjectStats(x.stats)) s.stats = x.stats;
   if (isStr(x.backend)) s.backend = x.backend;
   if (isBool(x.heatmapTable)) s.heatmapTable = x.heatmapTable;
   if (isMetric(x.overlapMetric)) s.overlapMetric = x.overlapMetric;
+  const ts = x.taskSlots;
+  if (isObj(ts) && isStr(ts.dir) && isObj(ts.slots) && Object.values(ts.slots).every((v) => isInt(v) && v >= 0))
+    s.taskSlots = { dir: ts.dir, slots: ts.slots as Record<string, number> };
+  if (isStrArr(x.hiddenRuns)) s.hiddenRuns = x.hiddenRuns.slice(0, 1000);
+  if (isStr(x.runFilter)) s.runFilter = x.runFilter.slice(0, 200);
+  if (isNum(x.smoothing) && x.smoothing >= 0 && x.smoothing <= 0.99) s.smoothing = x.smoothing;
+  if (isBool(x.lossLog)) s.lossLog = x.lossLog;
+  if (x.lossX === 'step' || x.lossX === 'epoch' || x.lossX === 'time') s.lossX = x.lossX;
+  if (x.overlapScale === 'fixed' || x.overlapScale === 'data') s.overlapScale = x.overlapScale;
+  if (x.heatmapZoom === 'auto' || x.heatmapZoom === 'compact' || x.heatmapZoom === 'values') s.heatmapZoom = x.heatmapZoom;
+  if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;
+  if (x.heatmapSort === 'network' || x.heatmapSort === 'sparsity') s.heatmapSort = x.heatmapSort;
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;

@@ -43,6 +43,24 @@ function history(t: number, epochs: number, withVal: boolean): EpochMetrics[] {
   }));
 }
 
+/** Per-step loss as task.json stores it: 3 epochs x 20 steps, bucketed by 4 (15 points). */
+export function stepLoss(t: number, epochs: number, stepsPerEpoch: number) {
+  const step: number[] = [];
+  const loss: number[] = [];
+  for (let s = 4; s <= epochs * stepsPerEpoch; s += 4) {
+    step.push(s);
+    loss.push(Number((2.3 * Math.exp(-s / 25) + 0.1 + 0.05 * t + 0.02 * ((s * 7) % 3)).toFixed(4)));
+  }
+  return { stride: 4, step, loss };
+}
+
+/** [true][predicted] test counts: 20 images per class, mostly right, class 3 confused with 5. */
+export function confusion(t: number): number[][] {
+  return Array.from({ length: 10 }, (_, i) =>
+    Array.from({ length: 10 }, (_, j) => (i === j ? (i === 3 ? 12 - t : 18) : i === 3 && j === 5 ? 8 + t : (i + j + t) % 9 === 0 ? 1 : 0)),
+  );
+}
+
 export function makeStats(): ProjectStats {
   const tasks: TaskStats[] = TASK_NAMES.map((name, t) => ({
     name,
@@ -59,11 +77,16 @@ export function makeStats(): ProjectStats {
     state: 'trained',
     damage: null,
     history: history(t, 3, t !== 2),
+    stepLoss: t === 2 ? null : stepLoss(t, 3, 20),
     baselines:
       t === 0
         ? [{ method: 'finetune', testAccuracy: 0.991, trainSeconds: 30, history: [], bytesIfStored: 560000 }]
         : [],
-    options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 3 },
+    options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 3, seed: 1 + t },
+    dataLimits: { trainPerClass: 200, valFraction: 0.1 },
+    trainImages: 1800,
+    confusion: t === 2 ? null : confusion(t),
+    layerNegated: null,
   }));
   return {
     dir: '/tmp/project',

@@ -107,9 +107,9 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     const csv = await exportVia('heatmap', 'csv');
     assert.equal(csv.file, 'sparsity-heatmap.csv');
     const rows = csvRows(csv.data);
-    assert.deepEqual(rows[0], ['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity']);
+    assert.deepEqual(rows[0], ['task', 'layer', 'layer_index', 'shape', 'weights_total', 'weights_off', 'sparsity', 'weights_negated']);
     assert.equal(rows.length, 1 + 18);
-    assert.deepEqual(rows[1 + 6 + 1], ['fashion', 'conv2', '1', '3×3×16×32', '4608', '569', '0.1234']);
+    assert.deepEqual(rows[1 + 6 + 1], ['fashion', 'conv2', '1', '3×3×16×32', '4608', '569', '0.1234', '']);
     for (let t = 0; t < 3; t++) for (let l = 0; l < 6; l++) assert.equal(Number(rows[1 + t * 6 + l][6]), SPARSITY[t][l]);
   });
 
@@ -196,26 +196,28 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
       assert.deepEqual(pick('accuracy', 'val', t.name), t.history.filter((m) => m.valAccuracy !== null).map((m) => [m.epoch, m.valAccuracy]));
       assert.deepEqual(pick('bits', 'bits', t.name), t.history.map((m) => [m.epoch, m.bitsFlipped]));
     }
-    assert.deepEqual(pick('accuracy', 'baseline', 'mnist'), [[1, 0.991], [3, 0.991]]);
-    assert.equal(rows.filter((r) => r[1] === 'baseline').length, 2, 'one baseline, two endpoints');
-    assert.equal(rows.filter((r) => r[0] === 'loss').length, 0);
+    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [2, 0.991], [3, 0.991]]);
+    assert.equal(rows.filter((r) => r[1] === 'finetune' || r[1] === 'classifier').length, 3, 'one baseline, one point per epoch');
+    // Per-step loss comes from task.json (quickdraw was saved before it was recorded).
+    for (const t of stats.tasks) assert.deepEqual(pick('loss', 'loss', t.name), t.stepLoss ? t.stepLoss.step.map((x, i) => [x, t.stepLoss!.loss[i]]) : []);
+    assert.equal(await page.isVisible('.chart-empty'), false);
 
     // Live events: same canvases (no re-creation), points appended.
     await page.evaluate(() => ((document.querySelector('canvas[data-chart="accuracy"]') as any).__marker = 1));
-    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 1, stepsPerEpoch: 10, loss: 0.42 } });
-    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 2, stepsPerEpoch: 10, loss: 0.4 } });
+    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 1, stepsPerEpoch: 20, loss: 0.42 } });
+    await send(page, { type: 'trainEvent', event: { type: 'step', task: 'mnist', epoch: 4, step: 2, stepsPerEpoch: 20, loss: 0.4 } });
     await send(page, {
       type: 'trainEvent',
       event: { type: 'epoch', task: 'mnist', epoch: 4, trainAccuracy: 0.93, trainLoss: 0.4, valAccuracy: 0.9, layerSparsity: SPARSITY[0], bitsFlipped: 321, seconds: 2 },
     });
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 2);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-chart="loss"]')?.dataset.points) === 64, null, { timeout: 4000 }); // raw and smoothed
     rows = await curveRows();
-    assert.deepEqual(pick('loss', 'loss', 'mnist'), [[31, 0.42], [32, 0.4]]);
+    assert.deepEqual(pick('loss', 'loss', 'mnist').slice(-3), [[60, stats.tasks[0].stepLoss!.loss.at(-1)], [61, 0.42], [62, 0.4]]);
     assert.deepEqual(pick('accuracy', 'train', 'mnist').at(-1), [4, 0.93]);
     assert.equal(pick('accuracy', 'train', 'mnist').length, 4);
     assert.deepEqual(pick('accuracy', 'val', 'mnist').at(-1), [4, 0.9]);
     assert.deepEqual(pick('bits', 'bits', 'mnist').at(-1), [4, 321]);
-    assert.deepEqual(pick('accuracy', 'baseline', 'mnist'), [[1, 0.991], [4, 0.991]], 'baseline stretches to the new epoch');
+    assert.deepEqual(pick('accuracy', 'finetune', 'mnist'), [[1, 0.991], [2, 0.991], [3, 0.991], [4, 0.991]], 'baseline stretches to the new epoch');
     assert.equal(await page.evaluate(() => (document.querySelector('canvas[data-chart="accuracy"]') as any).__marker), 1);
     assert.match((await page.textContent('.status-line')) ?? '', /mnist: epoch 4, train 93\.0%, val 90\.0%/);
     await assertPng(await exportVia('curves', 'png'));
@@ -226,21 +228,19 @@ describe('mask explorer webview (Chromium)', { timeout: 90_000 }, () => {
     await setTheme(page, 'light');
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(bg, 'rgb(255, 255, 255)');
-    // Every series colour must follow the theme, points included: count exact pixels of the
-    // quickdraw colour (charts-green) on the bits chart before/after.
+    // Task colours are the palette's, in both themes: count exact pixels of quickdraw's
+    // colour (slot 2, Okabe-Ito bluish green) on the bits chart; text follows the theme.
     await page.waitForTimeout(50);
-    const [oldGreen, newGreen] = await page.$eval('canvas[data-chart="bits"]', (el) => {
+    const green = await page.$eval('canvas[data-chart="bits"]', (el) => {
       const c = el as HTMLCanvasElement;
       const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
-      const n = [0, 0];
-      for (let i = 0; i < d.length; i += 4) {
-        if (d[i] === 0x89 && d[i + 1] === 0xd1 && d[i + 2] === 0x85) n[0]++;
-        if (d[i] === 0x38 && d[i + 1] === 0x8a && d[i + 2] === 0x34) n[1]++;
-      }
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === 0x00 && d[i + 1] === 0x9e && d[i + 2] === 0x73) n++;
       return n;
     });
-    assert.equal(oldGreen, 0, 'no dark-theme green left');
-    assert.ok(newGreen > 20, 'light-theme green drawn');
+    assert.ok(green > 20, `quickdraw's green drawn (${green} px)`);
+    assert.equal(await page.getAttribute('label.run[data-task="quickdraw"]', 'data-color'), '#009E73');
+    assert.equal(await page.$eval('label.run[data-task="quickdraw"]', (e) => getComputedStyle(e).color), 'rgb(59, 59, 59)');
     await shot('curves-light');
     await page.click('#tab-heatmap');
     await page.focus('td.cell[data-row="2"][data-col="3"]');

@@ -71,7 +71,7 @@ test('bad input: one clear line, non-zero exit, project untouched', () => {
   assertOneLineError(cli('train', project, '--task', 'quad', '--dataset', data, '--backend', 'wasm'), /already exists/);
   const bad = cli('train', project, '--task', 'z', '--dataset', data, '--epochs', 'many');
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /epochs must be a positive whole number/);
+  assert.match(bad.stderr, /epochs must be a whole number from 1 to 10000, got 'many'/);
   assert.deepEqual(snapshotDir(project), before);
 });
 

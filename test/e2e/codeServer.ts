@@ -119,6 +119,8 @@ export function makeDirs(): CodeServerDirs {
         'git.enabled': false,
         // Keep the e2e budget small and deterministic: the wasm backend is what a vsix install gets here.
         'piggyback.backend': 'auto',
+        // The tests read the host's event-loop delay through this developer command (hidden from users' palette).
+        'piggyback.showDebugCommands': true,
       },
       null,
       2,

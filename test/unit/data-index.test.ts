@@ -41,8 +41,14 @@ test('loadDataset errors: unknown spec lists ids; existing non-dataset path; bad
   try {
     await rejectsWith(loadDataset('no-such-thing-42', input, { cwd: root }), 'UNKNOWN_DATASET', /unknown dataset "no-such-thing-42"/, /fashion-mnist.*mnist.*quickdraw-a.*quickdraw-b.*quickdraw-base.*sklearn-digits/);
     fs.writeFileSync(path.join(root, 'file.txt'), 'x');
-    await rejectsWith(loadDataset(path.join(root, 'file.txt'), input), 'BAD_DATASET', /file\.txt is not a dataset: expected an IDX folder .* or an image folder/);
-    await rejectsWith(loadDataset(root, input), 'BAD_DATASET', /is not a dataset: expected/);
+    await rejectsWith(loadDataset(path.join(root, 'file.txt'), input), 'BAD_DATASET', /file\.txt is not a dataset: found a file, not a folder$/);
+    // Say what was found there (issue #9.5), in one short line.
+    await rejectsWith(loadDataset(root, input), 'BAD_DATASET', /is not a dataset: found 1 file and no class subfolders$/);
+    fs.mkdirSync(path.join(root, 'cats'));
+    fs.mkdirSync(path.join(root, 'notes'));
+    fs.writeFileSync(path.join(root, 'a.png'), 'x');
+    fs.writeFileSync(path.join(root, 'notes', 'n.txt'), 'x');
+    await rejectsWith(loadDataset(root, input), 'BAD_DATASET', /is not a dataset: found 2 files \(1 PNG\/JPEG\) and 2 subfolders, none with PNG\/JPEG images$/);
     await rejectsWith(loadDataset('', input), 'UNKNOWN_DATASET', /no dataset given/);
     await rejectsWith(loadDataset('mnist', { height: 0, width: 4, channels: 1 }), 'BAD_ARGUMENT', /invalid input size/);
     await rejectsWith(loadDataset('mnist', { height: 4, width: 4, channels: 2 }), 'BAD_ARGUMENT', /channel/);

@@ -10,8 +10,8 @@ import { PiggybackError } from '../errors';
 import type { DataSplits, InputSpec } from '../types';
 import { BUILTIN_IDS, isBuiltinSpec, loadBuiltinDataset } from './builtin';
 import { ImageFolderOptions, badDataset, isDir, validateInputSpec, validateLoadOptions } from './common';
-import { IDX_LAYOUT, loadIdxFolder, looksLikeIdxFolder } from './idx';
-import { IMAGE_FOLDER_LAYOUT, loadImageFolder, looksLikeImageFolder } from './imageFolder';
+import { loadIdxFolder, looksLikeIdxFolder } from './idx';
+import { loadImageFolder, looksLikeImageFolder } from './imageFolder';
 
 export type { LoadOptions, ImageFolderOptions } from './common';
 export type { BuiltinDatasetInfo } from './builtin';
@@ -66,6 +66,38 @@ export function classifyDatasetSpec(spec: string, cwd = process.cwd()): { kind: 
   return { kind: 'notDataset', path: p };
 }
 
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+const NOT_A_DATASET_HINT = 'an IDX folder holds train-images-idx3-ubyte and the other MNIST files; an image folder holds one subfolder of PNG/JPEG images per class';
+
+/** What is in a path that is not a dataset, in a few words: "3 files (1 PNG/JPEG) and no class subfolders". */
+export function describeNonDataset(p: string): string {
+  if (!isDir(p)) return 'a file, not a folder';
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(p, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
+  } catch {
+    return 'a folder that cannot be read';
+  }
+  const files = entries.filter((e) => e.isFile());
+  const images = files.filter((e) => IMAGE_EXT.test(e.name)).length;
+  const dirs = entries.filter((e) => e.isDirectory());
+  const withImages = dirs.filter((d) => {
+    try {
+      return fs.readdirSync(path.join(p, d.name)).some((f) => IMAGE_EXT.test(f));
+    } catch {
+      return false;
+    }
+  }).length;
+  if (entries.length === 0) return 'an empty folder';
+  const f = `${files.length} file${files.length === 1 ? '' : 's'}${images ? ` (${images} PNG/JPEG)` : ''}`;
+  const d = dirs.length === 0 ? 'no class subfolders' : `${dirs.length} subfolder${dirs.length === 1 ? '' : 's'}, ${withImages ? `only ${withImages}` : 'none'} with PNG/JPEG images`;
+  return `${f} and ${d}`;
+}
+
+function notADataset(p: string): PiggybackError {
+  return badDataset(`${p} is not a dataset: found ${describeNonDataset(p)}`, NOT_A_DATASET_HINT);
+}
+
 /**
  * Checks that a spec names a dataset (a builtin id, an IDX folder or an image folder) without
  * loading it, throwing the error loading would; commands call it before any other work.
@@ -82,9 +114,7 @@ export function checkDatasetSpec(spec: string, cwd?: string): { kind: DatasetSou
       `known ids: ${BUILTIN_IDS.join(', ')}, quickdraw:<cat1>,<cat2>,...; or give an IDX / image folder path`,
     );
   }
-  if (what.kind === 'notDataset') {
-    throw badDataset(`${what.path as string} is not a dataset: expected ${IDX_LAYOUT} or ${IMAGE_FOLDER_LAYOUT}`, 'point to the dataset folder itself');
-  }
+  if (what.kind === 'notDataset') throw notADataset(what.path as string);
   return what;
 }
 
@@ -105,6 +135,6 @@ export async function loadDataset(spec: string, input: InputSpec, opts: LoadData
     case 'imageFolder':
       return loadImageFolder(what.path as string, input, opts);
     default:
-      throw badDataset(`${what.path as string} is not a dataset: expected ${IDX_LAYOUT} or ${IMAGE_FOLDER_LAYOUT}`, 'point to the dataset folder itself');
+      throw notADataset(what.path as string);
   }
 }

@@ -7,18 +7,33 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PiggybackError } from '../errors';
 import { writeFileAtomic } from '../project/atomic';
+import { packageRoot } from '../paths';
 
 export const MOBILENET_ALIAS = 'nsfwjs-mobilenetv2';
 /** Cut used by default: the last ImageNet-initialised block (the top was fine-tuned by nsfwjs' authors). */
 export const MOBILENET_DEFAULT_CUT = 'block_10_project_BN';
 
-function nsfwjsModelDir(): string {
+function findNsfwjsModelDir(): string | null {
+  // A build copies the model into dist/models (so a .vsix has it); in a checkout it is in node_modules.
+  const shipped = path.join(packageRoot(), 'dist', 'models', 'nsfwjs-mobilenet_v2');
+  if (fs.existsSync(path.join(shipped, 'model.min.js'))) return shipped;
   // nsfwjs' "exports" map hides package.json and dist/, so look in node_modules directly.
   const roots = [...(require.resolve.paths('nsfwjs') ?? []), path.join(process.cwd(), 'node_modules')];
   for (const r of roots) {
     const dir = path.join(r, 'nsfwjs', 'dist', 'models', 'mobilenet_v2');
     if (fs.existsSync(path.join(dir, 'model.min.js'))) return dir;
   }
+  return null;
+}
+
+/** Whether the MobileNetV2 backbone can be extracted here (Create Mask Project offers it only then). */
+export function mobilenetAvailable(): boolean {
+  return findNsfwjsModelDir() !== null;
+}
+
+function nsfwjsModelDir(): string {
+  const dir = findNsfwjsModelDir();
+  if (dir) return dir;
   throw new PiggybackError('FILE_NOT_FOUND', 'npm package nsfwjs (with its MobileNetV2 model) is not installed', 'run `npm install nsfwjs@4.3.0`');
 }
 

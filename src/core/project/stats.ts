@@ -7,10 +7,17 @@ import * as fs from 'node:fs';
 import type { OverlapMatrices, ProjectStats, TaskStats } from '../types';
 import { DEFAULT_TRAIN_OPTIONS } from '../types';
 import { PiggybackError } from '../errors';
-import { computeOverlap, type DenseOverlap, type PackedMask } from './analytics';
+import { computeOverlap, popcountRange, type DenseOverlap, type PackedMask } from './analytics';
 import { openProject } from './projectDir';
 import { loadTaskForStats, taskMetaOf } from './taskFiles';
 import type { TaskMeta } from './taskMeta';
+
+/** The stored test confusion matrix when it is square over the task's classes, else null. */
+function confusionOf(meta: TaskMeta): number[][] | null {
+  const c = meta.evaluation?.confusion;
+  const n = meta.classNames.length;
+  return Array.isArray(c) && c.length === n && c.every((r) => Array.isArray(r) && r.length === n && r.every((v) => Number.isInteger(v) && v >= 0)) ? c : null;
+}
 
 function nullMatrix(n: number): Array<Array<number | null>> {
   return Array.from({ length: n }, () => new Array<number | null>(n).fill(null));
@@ -34,7 +41,9 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         name, dataset: meta.dataset, classNames: meta.classNames, maskKind: meta.options.maskKind, bnMode: meta.options.bnMode,
         testAccuracy: meta.testAccuracy, layerSparsity: [], sparsity: null, // filled from the overlap pass below
         bytes: t.bytes.bytes, scoresBytes: t.bytes.scoresBytes, bitsPerMaskedWeight: t.bytes.bitsPerMaskedWeight, rawBitsPerMaskedWeight: t.bytes.rawBitsPerMaskedWeight,
-        state: 'trained', damage: null, history: meta.history, baselines: meta.baselines, options: meta.options,
+        state: 'trained', damage: null, history: meta.history, stepLoss: meta.stepLoss ?? null, baselines: meta.baselines, options: meta.options,
+        dataLimits: meta.dataLimits ?? null, trainImages: meta.trainImages ?? null, confusion: confusionOf(meta),
+        layerNegated: t.packed.every((p) => p.negWords) ? t.packed.map((p) => (p.length ? popcountRange(p.negWords as Uint32Array) / p.length : 0)) : null,
       });
       loaded.push(t.packed);
       loadedIdx.push(idx);
@@ -45,7 +54,8 @@ export function readProjectStats(dir: string, opts: { verify?: boolean } = {}): 
         bnMode: meta?.options.bnMode ?? 'frozen', testAccuracy: meta?.testAccuracy ?? null,
         layerSparsity: [], sparsity: null, bytes: null, bitsPerMaskedWeight: null, rawBitsPerMaskedWeight: null,
         state: 'failed', damage: e.oneLine(),
-        history: meta?.history ?? [], baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
+        history: meta?.history ?? [], stepLoss: meta?.stepLoss ?? null, baselines: meta?.baselines ?? [], options: meta?.options ?? DEFAULT_TRAIN_OPTIONS,
+        dataLimits: meta?.dataLimits ?? null, trainImages: meta?.trainImages ?? null, confusion: meta ? confusionOf(meta) : null, layerNegated: null,
       });
     }
   });

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BaselineResult, BnValues, DataLimits, EpochMetrics, EvalResult, TrainOptions } from '../types';
+import type { BaselineResult, BnValues, DataLimits, EpochMetrics, EvalResult, StepLossSeries, TrainOptions } from '../types';
 import { PiggybackError } from '../errors';
 import { withFsErrors } from '../fsErrors';
 import { maskSparsity, type PackedMask } from './analytics';
@@ -43,6 +43,10 @@ export interface TaskArtifacts {
   /** A task made by re-thresholding another. */
   derivedFrom?: { task: string; threshold: number };
   history: EpochMetrics[];
+  /** Per-step training loss, bounded (train/stepLoss.ts). */
+  stepLoss?: StepLossSeries;
+  /** Training images after caps and the validation hold-out. */
+  trainImages?: number;
   /** NaN when unknown (stored as null). */
   testAccuracy: number;
   evaluation?: EvalResult;
@@ -205,6 +209,8 @@ export function loadTask(dir: string, name: string): TaskArtifacts {
   if (bn) art.bn = bn;
   if (meta.dataLimits) art.dataLimits = meta.dataLimits;
   if (meta.evaluation) art.evaluation = meta.evaluation;
+  if (meta.stepLoss) art.stepLoss = meta.stepLoss;
+  if (meta.trainImages) art.trainImages = meta.trainImages;
   return art;
 }
 
@@ -306,6 +312,8 @@ export function saveTask(dir: string, artifacts: TaskArtifacts, opts: { overwrit
       testAccuracy: Number.isFinite(artifacts.testAccuracy) ? artifacts.testAccuracy : null,
       evaluation: artifacts.evaluation ?? null,
       history: artifacts.history,
+      ...(artifacts.stepLoss ? { stepLoss: artifacts.stepLoss } : {}),
+      ...(artifacts.trainImages ? { trainImages: artifacts.trainImages } : {}),
       baselines: artifacts.baselines ?? [],
       layerSparsity: sp.layerSparsity,
       sparsity: sp.sparsity,

@@ -3,7 +3,8 @@
  * did (history, evaluation, baselines) and the size + sha256 of each binary beside it.
  * Parsing validates every field the engine relies on, so a damaged file fails with one line.
  */
-import type { BaselineResult, DataLimits, EpochMetrics, EvalResult, TrainOptions } from '../types';
+import type { BaselineResult, DataLimits, EpochMetrics, EvalResult, StepLossSeries, TrainOptions } from '../types';
+import { isStepLossSeries } from '../train/stepLoss';
 import { PiggybackError } from '../errors';
 
 export const TASK_FILE = 'task.json';
@@ -31,6 +32,10 @@ export interface TaskMeta {
   testAccuracy: number | null;
   evaluation: EvalResult | null;
   history: EpochMetrics[];
+  /** Per-step training loss (bounded); absent in files written before it was recorded. */
+  stepLoss?: StepLossSeries;
+  /** Training images after caps and the validation hold-out (absent in older files). */
+  trainImages?: number;
   baselines: BaselineResult[];
   /** Fraction of entries switched off per masked layer (manifest order), and overall. */
   layerSparsity: number[];
@@ -110,6 +115,10 @@ export function parseTaskMeta(text: string, file: string, name: string): TaskMet
   if (m.testAccuracy !== null && !isNum(m.testAccuracy)) m.testAccuracy = null;
   if (!Array.isArray(m.history)) m.history = [];
   if (!Array.isArray(m.baselines)) m.baselines = [];
+  // Loss series are for drawing only: an unsound one is dropped, never fatal.
+  if (m.stepLoss !== undefined && !isStepLossSeries(m.stepLoss)) delete m.stepLoss;
+  if (m.trainImages !== undefined && !(Number.isInteger(m.trainImages) && m.trainImages > 0)) delete m.trainImages;
+  for (const b of m.baselines) if (b && typeof b === 'object' && b.stepLoss !== undefined && !isStepLossSeries(b.stepLoss)) delete b.stepLoss;
   if (!Array.isArray(m.layerSparsity)) m.layerSparsity = [];
   if (!isNum(m.trainSeconds)) m.trainSeconds = 0;
   if (typeof m.createdAt !== 'string') m.createdAt = '';

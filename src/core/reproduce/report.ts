@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../project/atomic';
 import { maskFileBytes } from '../project/maskFile';
+import { DEFAULT_TRAIN_OPTIONS } from '../types';
 import type { ReproduceResult, ResultRow } from './run';
 
 export const CSV_COLUMNS: Array<keyof ResultRow> = [
@@ -156,7 +157,7 @@ export function renderMarkdown(r: ReproduceResult): string {
   out.push(`- **Same budget for every method of a task:** same training images, validation hold-out (${(100 * p.valFraction).toFixed(0)}% of train, stratified), test images, epochs, batch size ${p.batchSize}, seed ${p.seed}, Adam. ` +
     `Adam rates per method (reference CNN): Piggyback mask scores ${r.taskLrMask && Object.keys(r.taskLrMask).length ? `chosen per task on its own validation split from {${(p.taskLrMask ?? []).join(', ')}}: ${Object.entries(r.taskLrMask).map(([k, v]) => `${k} ${v}`).join(', ')}` : r.lr.lrMask}, Piggyback head ${r.lr.lrHead}; classifier-only (a new head on frozen features) ${r.lr.lrClassifier}; full fine-tuning (every backbone weight, BN and a new head) ${r.lr.lrFinetune}. ` +
     (p.decayAtHalf ? 'Learning rates x0.1 for the second half of the epochs (the paper\'s 30-epoch schedule with a drop at 15, scaled). ' : 'Constant learning rates. ') +
-    `Mask scale ${p.maskScale}, threshold 0.005, BN frozen unless stated.`);
+    `Mask scale ${p.maskScale}, threshold ${DEFAULT_TRAIN_OPTIONS.threshold}, BN frozen unless stated.`);
   out.push('- **Storage:** Piggyback rows count the task\'s own files (bit-packed mask + float32 head, + BN parameters when trainable); bits/weight *stored* is the size of mask.bin in bits per masked backbone weight as the project store writes it (compressed when the store compresses and that is smaller), *packed* is the plain bit-packed mask (1 bit per weight + a small header; 2 bit-planes for the ternarizer). Fine-tuning rows count a float32 copy of the whole backbone plus head (32 bits/weight); classifier-only rows count the head alone.');
   if (r.tune) {
     out.push(`- **Learning rates were selected on validation data only** (\`${r.tune.dataset}\`, ${r.tune.trainImages} train / ${r.tune.valImages} validation images, ${plural(r.tune.epochs, 'epoch')}). See [Learning-rate selection](#learning-rate-selection-validation-split).`);

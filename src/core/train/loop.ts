@@ -10,6 +10,7 @@ import type { DataSplits, EpochMetrics, TrainEvent, TrainMethod, TrainOptions } 
 import { batchTensors, evaluateLogits } from './batches';
 import type { TaskNet } from './taskNets';
 import { adam } from './adam';
+import type { StepLossRecorder } from './stepLoss';
 
 export interface LoopHooks {
   task: string;
@@ -20,6 +21,8 @@ export interface LoopHooks {
   signal?: AbortSignal;
   /** Per-epoch mask statistics (Piggyback only). */
   maskStats?: () => { layerSparsity: number[]; bitsFlipped: number; layerBitsFlipped?: number[] };
+  /** Receives every step's loss (bounded, downsampled) for task.json. */
+  stepLoss?: StepLossRecorder;
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
@@ -59,6 +62,7 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
         }
         lossSum += loss * (e - s);
         correct += hits;
+        hooks.stepLoss?.push((epoch - 1) * stepsPerEpoch + step + 1, loss);
         emit({ type: 'step', task: hooks.task, epoch, step: step + 1, stepsPerEpoch, loss });
         // Yield so cancellation messages and progress reach us between steps.
         if (step % 4 === 3) await new Promise((r) => setImmediate(r));

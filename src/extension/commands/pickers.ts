@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { listBuiltinDatasets } from '../../core/data/builtin';
+import { checkDatasetSpec } from '../../core/data';
+import { isPiggybackError } from '../../core/errors';
 import type { ExtCtx } from '../context';
 import { isProjectDir, resolveUserPath } from '../projectModel';
 import { UserError } from './userError';
@@ -81,17 +83,40 @@ export async function pickDataset(): Promise<string | undefined> {
     return undefined;
   }
   if (pick.browse) {
-    const uris = await vscode.window.showOpenDialog({
-      canSelectFiles: false,
-      canSelectFolders: true,
-      canSelectMany: false,
-      openLabel: pick.browse === 'idx' ? 'Use IDX folder' : 'Use image folder',
-      title: pick.browse === 'idx' ? 'Folder with train/t10k IDX files' : 'Folder with one subfolder per class',
-      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    });
-    return uris?.[0]?.fsPath;
+    for (;;) {
+      const dir = await browseDatasetFolder(pick.browse);
+      if (!dir) return undefined;
+      // Checked now, not after the name, the hyperparameters and Start (issue #9.5).
+      const problem = datasetFolderProblem(dir);
+      if (!problem) return dir;
+      const again = await vscode.window.showErrorMessage(`Piggyback: ${problem}`, 'Pick another folder');
+      if (again !== 'Pick another folder') return undefined;
+    }
   }
   return pick.value;
+}
+
+/** Why a picked folder is no dataset (what was found there), or undefined when it is one. */
+export function datasetFolderProblem(dir: string): string | undefined {
+  try {
+    checkDatasetSpec(dir);
+    return undefined;
+  } catch (e) {
+    if (isPiggybackError(e)) return e.oneLine();
+    throw e;
+  }
+}
+
+async function browseDatasetFolder(kind: 'idx' | 'images'): Promise<string | undefined> {
+  const uris = await vscode.window.showOpenDialog({
+    canSelectFiles: false,
+    canSelectFolders: true,
+    canSelectMany: false,
+    openLabel: kind === 'idx' ? 'Use IDX folder' : 'Use image folder',
+    title: kind === 'idx' ? 'Folder with train/t10k IDX files' : 'Folder with one subfolder per class',
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  return uris?.[0]?.fsPath;
 }
 
 /** A folder name that does not exist yet: <base>/<stem>, <stem>-2, ... */

@@ -1,4 +1,5 @@
 /** Open Mask Project / Create Mask Project. */
+import { MOBILENET_ALIAS, mobilenetAvailable } from '../../core/model/nsfwjsMobilenet';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -36,7 +37,7 @@ export async function openProject(ctx: ExtCtx, args: CommonArgs): Promise<string
 }
 
 interface BackboneItem extends vscode.QuickPickItem {
-  pick: 'embedded' | 'browse';
+  pick: 'embedded' | 'mobilenet' | 'browse';
 }
 
 /** Picks backbone and folder (unless given) and creates the project in the worker. */
@@ -47,11 +48,15 @@ export async function createProjectFlow(ctx: ExtCtx, args: CreateProjectArgs): P
     else {
       const items: BackboneItem[] = [
         { label: '$(circuit-board) Embedded reference CNN', description: 'small CNN shipped with the extension (28×28 grayscale)', pick: 'embedded' },
+        ...(mobilenetAvailable()
+          ? [{ label: '$(device-camera) MobileNetV2 (ImageNet)', description: 'from npm nsfwjs, 32×32 RGB, cut before its fine-tuned top', pick: 'mobilenet' as const }]
+          : []),
         { label: '$(file) Browse for a model.json…', description: 'any TF.js LayersModel', pick: 'browse' },
       ];
       const b = await vscode.window.showQuickPick(items, { title: 'Piggyback: backbone for the new project', placeHolder: 'The backbone stays frozen; each task learns a binary mask over it' });
       if (!b) return undefined;
       if (b.pick === 'embedded') modelPath = ctx.embeddedModelPath;
+      else if (b.pick === 'mobilenet') modelPath = MOBILENET_ALIAS;
       else {
         const uris = await vscode.window.showOpenDialog({
           canSelectFiles: true,
@@ -67,7 +72,7 @@ export async function createProjectFlow(ctx: ExtCtx, args: CreateProjectArgs): P
       }
     }
   }
-  if (!fs.existsSync(modelPath)) throw new UserError(`model file not found: ${modelPath}`, 'pick a TF.js model.json');
+  if (modelPath !== MOBILENET_ALIAS && !fs.existsSync(modelPath)) throw new UserError(`model file not found: ${modelPath}`, 'pick a TF.js model.json');
 
   let projectDir = args.project ? resolveUserPath(args.project) : undefined;
   if (!projectDir) {

@@ -4,43 +4,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ProjectStats } from '../../core/types';
 import type { ExtCtx } from '../context';
-import * as fmt from '../format';
+import { markdownReport, writeReportCsvs } from '../reportFiles';
 import { resolveUserPath } from '../projectModel';
 import type { ReportArgs } from './args';
 import { requireProject } from './pickers';
 import { UserError } from './userError';
 
-export function markdownReport(s: ProjectStats): string {
-  const L: string[] = [];
-  const b = s.backbone;
-  L.push(`# Piggyback mask report`, '');
-  L.push(`Project: \`${s.dir}\`  `, `Backbone: \`${b.modelPath}\`${b.cutAt ? ` cut at \`${b.cutAt}\`` : ''} (sha256 \`${b.sha256.slice(0, 16)}…\`)  `);
-  L.push(`Input ${fmt.shape(b.inputShape)}; ${b.totalParams.toLocaleString('en-US')} parameters, ${b.maskedParams.toLocaleString('en-US')} masked in ${s.layers.length} layers; threshold ${s.threshold}`, '');
-  L.push('## Tasks', '', '| task | dataset | classes | test acc | weights off | bytes | bits / masked weight | state |', '|---|---|---|---|---|---|---|---|');
-  for (const t of s.tasks) {
-    L.push(`| ${t.name} | ${t.dataset} | ${t.classNames.length} | ${fmt.pct(t.testAccuracy, 2)} | ${fmt.pct(t.sparsity, 2)} | ${t.bytes} | ${fmt.fixed(t.bitsPerMaskedWeight)} | ${t.state === 'failed' ? `damaged: ${t.damage}` : t.state} |`);
-  }
-  L.push('', '## Sparsity per layer (fraction of masked weights switched off)', '');
-  L.push(`| layer | shape | params | ${s.tasks.map((t) => t.name).join(' | ')} |`, `|---|---|---|${s.tasks.map(() => '---|').join('')}`);
-  s.layers.forEach((l, i) => {
-    L.push(`| ${l.name} | ${fmt.shape(l.shape)} | ${l.size} | ${s.tasks.map((t) => fmt.pct(t.layerSparsity[i], 2)).join(' | ')} |`);
-  });
-  if (s.tasks.length > 1) {
-    L.push('', '## Mask overlap (Jaccard of kept weights, all layers)', '');
-    L.push(`| | ${s.tasks.map((t) => t.name).join(' | ')} |`, `|---|${s.tasks.map(() => '---|').join('')}`);
-    s.overlap.overall.jaccard.forEach((row, i) => L.push(`| ${s.tasks[i].name} | ${row.map((v) => fmt.fixed(v)).join(' | ')} |`));
-  }
-  const withBaselines = s.tasks.filter((t) => t.baselines.length);
-  if (withBaselines.length) {
-    L.push('', '## Baselines', '', '| task | method | test acc | bytes if stored |', '|---|---|---|---|');
-    for (const t of withBaselines) {
-      L.push(`| ${t.name} | piggyback | ${fmt.pct(t.testAccuracy, 2)} | ${t.bytes} |`);
-      for (const r of t.baselines) L.push(`| ${t.name} | ${r.method} | ${fmt.pct(r.testAccuracy, 2)} | ${r.bytesIfStored} |`);
-    }
-  }
-  L.push('');
-  return L.join('\n');
-}
+export { markdownReport } from '../reportFiles';
 
 export async function exportReport(ctx: ExtCtx, args: ReportArgs): Promise<string | undefined> {
   const dir = await requireProject(ctx, args.project, args.nonInteractive);
@@ -62,9 +32,13 @@ export async function exportReport(ctx: ExtCtx, args: ReportArgs): Promise<strin
   }
   const text = out.toLowerCase().endsWith('.json') ? JSON.stringify(stats, null, 2) + '\n' : markdownReport(stats);
   fs.writeFileSync(out, text);
-  ctx.log.info(`report written: ${out}`);
-  void vscode.window.showInformationMessage(`Piggyback: report written to ${path.basename(out)}`, 'Open').then((c) => {
-    if (c) void vscode.window.showTextDocument(vscode.Uri.file(out!));
+  // The tables behind every chart, beside the summary (PNGs come from each view's Export PNG).
+  const written = [out, ...writeReportCsvs(stats, out)];
+  ctx.log.info(`report written: ${written.join(', ')}`);
+  const where = path.dirname(out);
+  void vscode.window.showInformationMessage(`Piggyback: report written to ${where}: ${written.map((f) => path.basename(f)).join(', ')}`, 'Open', 'Reveal').then((c) => {
+    if (c === 'Open') void vscode.window.showTextDocument(vscode.Uri.file(out!));
+    if (c === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out!));
   });
   return out;
 }

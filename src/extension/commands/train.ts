@@ -5,12 +5,14 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { TaskStats, TrainOptions } from '../../core/types';
+import { DEFAULT_TRAIN_OPTIONS, type TaskStats } from '../../core/types';
+import { hyperSpec, rangeText, type HyperKey } from '../../core/hyperparams';
+import { differingKeys, differingText, estimateRun, formatDuration, hyperRows, hyperValue, parseHyperInput, presetFromTask, withHyper, type Hyper } from '../hyperModel';
 import type { ExtCtx } from '../context';
 import { ExplorerPanel } from '../explorerPanel';
 import { runWithProgress } from '../jobProgress';
 import { findWorkspaceProjects, isProjectDir, resolveUserPath } from '../projectModel';
-import { backendSetting, budgetFromSettings, trainOptionsFromSettings } from '../settings';
+import { backendSetting, hyperFromSettings } from '../settings';
 import type { TrainArgs } from './args';
 import { pickDataset, validateTaskName } from './pickers';
 import { createProjectFlow, openProject } from './project';
@@ -63,80 +65,76 @@ async function resolveTrainProject(ctx: ExtCtx, args: TrainArgs): Promise<string
   return stats?.dir;
 }
 
-interface Hyper {
-  options: TrainOptions;
-  trainPerClass?: number;
-  testLimit?: number;
-}
-
-type HyperKey = keyof TrainOptions | 'trainPerClass' | 'testLimit';
-
-const HYPER_DOC: Record<HyperKey, string> = {
-  epochs: 'training epochs',
-  batchSize: 'images per step',
-  lrMask: 'Adam learning rate of the mask scores',
-  lrHead: 'Adam learning rate of the classifier head',
-  lrDecayEvery: 'decay the learning rates every N epochs (0 = never)',
-  lrDecayFactor: 'learning-rate decay factor',
-  maskKind: 'binary {0,1} or ternary {-1,0,+1}',
-  bnMode: 'batch norm: frozen (backbone\'s) or trainable (per task)',
-  threshold: 'keep a weight when its score > threshold',
-  maskScale: 'initial mask score',
-  seed: 'random seed',
-  trainPerClass: 'cap on training images per class (empty = all)',
-  testLimit: 'cap on test images (empty = all)',
-};
-
-const INT_KEYS: HyperKey[] = ['epochs', 'batchSize', 'lrDecayEvery', 'seed', 'trainPerClass', 'testLimit'];
-
-function valueOf(h: Hyper, k: HyperKey): string {
-  const v = k === 'trainPerClass' || k === 'testLimit' ? h[k] : h.options[k];
-  return v === undefined ? 'all' : String(v);
-}
-
 interface HyperItem extends vscode.QuickPickItem {
   key?: HyperKey;
   start?: boolean;
+  like?: TaskStats | 'pick';
 }
 
-/** Shows the hyperparameters; picking one edits it; "Start training" returns them. */
-async function confirmHyper(title: string, h: Hyper): Promise<Hyper | undefined> {
+/** "like task X": the project's readable tasks, the last one first. */
+async function pickLikeTask(tasks: readonly TaskStats[]): Promise<TaskStats | undefined> {
+  const keys = differingKeys(tasks);
+  const items = [...tasks].reverse().map((t) => ({
+    label: t.name,
+    description: `${t.dataset} · ${t.options.epochs} epochs · ${t.testAccuracy === null ? 'acc –' : `acc ${pct(t.testAccuracy, 2)}`}`,
+    detail: keys.length ? differingText(t, keys) : undefined,
+    task: t,
+  }));
+  return (await vscode.window.showQuickPick(items, { title: 'Piggyback: set up the run like task…', matchOnDescription: true, matchOnDetail: true }))?.task;
+}
+
+/** Shows the hyperparameters (from the one table); picking one edits it; "Start training" returns them. */
+async function confirmHyper(title: string, h: Hyper, projectThreshold: number, tasks: readonly TaskStats[], dataset: string): Promise<Hyper | undefined> {
+  const readable = tasks.filter((t) => t.state !== 'failed');
+  const last = readable[readable.length - 1];
   for (;;) {
-    const keys = Object.keys(HYPER_DOC) as HyperKey[];
+    const est = estimateRun(h, dataset, readable);
     const items: HyperItem[] = [
-      { label: '$(play) Start training', description: `${h.options.epochs} epoch${h.options.epochs === 1 ? '' : 's'}, batch ${h.options.batchSize}`, start: true, alwaysShow: true },
+      {
+        label: '$(play) Start training',
+        description: `${h.options.epochs} epoch${h.options.epochs === 1 ? '' : 's'}, batch ${h.options.batchSize}${est.seconds === null ? '' : ` · about ${formatDuration(est.seconds)}`}`,
+        detail: est.basis,
+        start: true,
+        alwaysShow: true,
+      },
+      ...(last
+        ? [
+            { label: `$(history) Like the last run: ${last.name}`, description: `${last.dataset} · ${last.options.epochs} epochs, batch ${last.options.batchSize}`, like: last },
+            ...(readable.length > 1 ? [{ label: '$(copy) Like task…', description: 'its options and data caps', like: 'pick' as const }] : []),
+          ]
+        : []),
       { label: 'hyperparameters (pick one to edit)', kind: vscode.QuickPickItemKind.Separator },
-      ...keys.map((k) => ({ label: `${k} = ${valueOf(h, k)}`, description: HYPER_DOC[k], key: k })),
+      ...hyperRows(h, projectThreshold).map((r) => ({ label: r.label, description: r.description, key: r.editable ? r.key : undefined })),
     ];
     const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Enter starts training; pick a line to change it (defaults come from the piggyback.* settings)' });
     if (!pick) return undefined;
     if (pick.start) return h;
-    const k = pick.key!;
-    if (k === 'maskKind' || k === 'bnMode') {
-      const vals = k === 'maskKind' ? ['binary', 'ternary'] : ['frozen', 'trainable'];
-      const v = await vscode.window.showQuickPick(vals, { title: `${k}: ${HYPER_DOC[k]}` });
-      if (v) h = { ...h, options: { ...h.options, [k]: v } };
+    if (pick.like) {
+      const t = pick.like === 'pick' ? await pickLikeTask(readable) : pick.like;
+      if (t) h = presetFromTask(t, h);
       continue;
     }
-    const optional = k === 'trainPerClass' || k === 'testLimit';
+    if (!pick.key) continue;
+    const k = pick.key;
+    const spec = hyperSpec(k);
+    if (spec.type === 'enum') {
+      const v = await vscode.window.showQuickPick([...spec.choices!], { title: `${k}: ${spec.doc}` });
+      if (v) h = withHyper(h, k, v);
+      continue;
+    }
+    const cur = hyperValue(h, k);
     const input = await vscode.window.showInputBox({
-      title: `${k}: ${HYPER_DOC[k]}`,
-      value: valueOf(h, k) === 'all' ? '' : valueOf(h, k),
-      validateInput: (s) => {
-        const t = s.trim();
-        if (!t && optional) return undefined;
-        const n = Number(t);
-        if (!t || !Number.isFinite(n)) return 'Enter a number';
-        if (INT_KEYS.includes(k) && !Number.isInteger(n)) return 'Enter a whole number';
-        if (k !== 'seed' && k !== 'threshold' && k !== 'lrDecayEvery' && n <= 0) return 'Must be greater than 0';
-        if (k === 'lrDecayEvery' && n < 0) return 'Must be 0 or more';
-        return undefined;
+      title: `${k}: ${spec.doc}`,
+      prompt: `${rangeText(spec)}${spec.optional ? '; empty = all' : ''}`,
+      value: cur === undefined ? '' : String(cur),
+      validateInput: (text) => {
+        const r = parseHyperInput(k, text);
+        return 'error' in r ? r.error : undefined;
       },
     });
     if (input === undefined) continue;
-    const t = input.trim();
-    if (optional) h = { ...h, [k]: t ? Number(t) : undefined };
-    else h = { ...h, options: { ...h.options, [k]: Number(t) } };
+    const r = parseHyperInput(k, input);
+    if (!('error' in r)) h = withHyper(h, k, r.value);
   }
 }
 
@@ -177,19 +175,24 @@ export async function trainMask(ctx: ExtCtx, args: TrainArgs): Promise<TrainResu
     if (!task) return undefined;
   }
 
-  const budget = budgetFromSettings();
+  const fromSettings = hyperFromSettings();
+  for (const line of fromSettings.invalid) ctx.log.error(line);
+  const { threshold: _projectOwned, ...given } = args.options ?? {};
   let hyper: Hyper = {
     options: {
-      ...trainOptionsFromSettings(),
-      ...(args.options ?? {}),
+      ...fromSettings.options,
+      ...given,
       ...(args.epochs !== undefined ? { epochs: args.epochs } : {}),
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
     },
-    trainPerClass: args.trainPerClass ?? budget.trainPerClass,
-    testLimit: args.testLimit ?? budget.testLimit,
+    trainPerClass: args.trainPerClass ?? fromSettings.trainPerClass,
+    testLimit: args.testLimit ?? fromSettings.testLimit,
+    valFraction: fromSettings.valFraction,
   };
+  const projectThreshold = ctx.model.stats?.dir === projectDir ? ctx.model.stats.threshold : DEFAULT_TRAIN_OPTIONS.threshold;
   if (!args.nonInteractive) {
-    const h = await confirmHyper(`Piggyback: train "${task}" on ${path.basename(dataset)}`, hyper);
+    const tasks = ctx.model.stats?.dir === projectDir ? ctx.model.stats.tasks : [];
+    const h = await confirmHyper(`Piggyback: train "${task}" on ${path.basename(dataset)}`, hyper, projectThreshold, tasks, dataset);
     if (!h) return undefined;
     hyper = h;
   }
@@ -216,6 +219,7 @@ export async function trainMask(ctx: ExtCtx, args: TrainArgs): Promise<TrainResu
           options: hyper.options,
           trainPerClass: hyper.trainPerClass,
           testLimit: hyper.testLimit,
+          valFraction: hyper.valFraction,
           overwrite: args.overwrite,
           backend: backendSetting(),
         },
