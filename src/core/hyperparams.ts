@@ -50,6 +50,10 @@ export const HYPERPARAMS: readonly HyperSpec[] = [
     key: 'threshold', flag: 'threshold', setting: false, type: 'number', min: 0, max: 1, exclusiveMax: true, default: 5e-3,
     doc: "Mask threshold: a weight is kept when its score is above it. The project's, set when it is created; below the mask scale.",
   },
+  {
+    key: 'augment', flag: 'augment', setting: true, type: 'enum', choices: ['none', 'crop-flip'], default: 'none',
+    doc: "Training augmentation: none, or the paper's random crop (pad by 1/8 of the size, crop back) and horizontal flip. Off for digit-like data, whose classes flips confuse.",
+  },
   { key: 'seed', flag: 'seed', setting: true, type: 'integer', min: 0, max: 2_147_483_647, default: 1, doc: 'Random seed for data shuffling and head initialisation (same seed, same mask).' },
   { key: 'trainPerClass', flag: 'train-per-class', setting: true, type: 'integer', optional: true, min: 1, max: 10_000_000, default: null, doc: 'Cap on training images per class (quick experiments); empty = all.' },
   { key: 'testLimit', flag: 'test-limit', setting: true, type: 'integer', optional: true, min: 1, max: 100_000_000, default: null, doc: 'Cap on test images (quick experiments); empty = all.' },

@@ -65,6 +65,8 @@ export interface TrainOptions {
   threshold: number;
   maskScale: number;
   seed: number;
+  /** Training augmentation: none, or random crop (pad 1/8, crop back) + horizontal flip. */
+  augment: 'none' | 'crop-flip';
 }
 
 /** The paper's defaults, from the one hyperparameter table (hyperparams.ts). */

@@ -34,7 +34,7 @@ test("package.json's piggyback.* settings are exactly the table's (run scripts/s
 test('the engine defaults are the table defaults, which are the paper\'s', () => {
   for (const s of HYPERPARAMS) if (s.key in DEFAULT_TRAIN_OPTIONS) assert.equal(DEFAULT_TRAIN_OPTIONS[s.key as keyof typeof DEFAULT_TRAIN_OPTIONS], s.default, s.key);
   assert.deepEqual(
-    { epochs: 30, batchSize: 32, lrMask: 1e-4, lrHead: 1e-4, lrDecayEvery: 15, lrDecayFactor: 0.1, maskKind: 'binary', bnMode: 'frozen', threshold: 5e-3, maskScale: 1e-2, seed: 1 },
+    { epochs: 30, batchSize: 32, lrMask: 1e-4, lrHead: 1e-4, lrDecayEvery: 15, lrDecayFactor: 0.1, maskKind: 'binary', bnMode: 'frozen', threshold: 5e-3, maskScale: 1e-2, seed: 1, augment: 'none' },
     DEFAULT_TRAIN_OPTIONS,
   );
 });

@@ -71,6 +71,8 @@ function optionsProblem(o: unknown): string | null {
   }
   if (r.maskKind !== 'binary' && r.maskKind !== 'ternary') return `options.maskKind is ${JSON.stringify(r.maskKind)}`;
   if (r.bnMode !== 'frozen' && r.bnMode !== 'trainable') return `options.bnMode is ${JSON.stringify(r.bnMode)}`;
+  if (r.augment === undefined) r.augment = 'none'; // tasks trained before the option existed
+  if (r.augment !== 'none' && r.augment !== 'crop-flip') return `options.augment is ${JSON.stringify(r.augment)}`;
   return null;
 }
 

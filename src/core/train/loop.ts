@@ -10,6 +10,7 @@ import type { DataSplits, EpochMetrics, TrainEvent, TrainMethod, TrainOptions } 
 import { batchTensors, evaluateLogits } from './batches';
 import type { TaskNet } from './taskNets';
 import { adam } from './adam';
+import { augmentBatch } from './augment';
 import type { StepLossRecorder } from './stepLoss';
 
 export interface LoopHooks {
@@ -56,7 +57,13 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
         throwIfAborted(hooks.signal, what);
         const s = step * batchSize;
         const e = Math.min(train.count, s + batchSize);
-        const { loss, hits } = trainStep(net, optimizers, batchTensors(train, order, s, e));
+        const raw = batchTensors(train, order, s, e);
+        let batch = raw;
+        if (opts.augment === 'crop-flip') {
+          batch = { x: augmentBatch(raw.x, opts.seed * 1_000_003 + (epoch - 1) * stepsPerEpoch + step), y: raw.y };
+          raw.x.dispose();
+        }
+        const { loss, hits } = trainStep(net, optimizers, batch);
         if (!Number.isFinite(loss)) {
           throw new PiggybackError('NAN_LOSS', `loss became ${loss} at epoch ${epoch}, step ${step + 1} of ${hooks.task}`, 'lower the learning rates (--lr-mask, --lr-head); nothing was saved');
         }
