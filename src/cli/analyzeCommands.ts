@@ -7,10 +7,8 @@ import { PiggybackError } from '../core/errors';
 import type { FilterSummary, LayerFilterReport } from '../core/project/filters';
 import type { ForgettingMatrixResult } from '../core/engine';
 import { bytes, pct, table } from './format';
+import { backendOption, cancellation, print } from './options';
 
-function print(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
-}
 
 /** Human rendering of a filter report: filters x tasks, then the diff or the kernel positions. */
 export function formatFilterReport(r: LayerFilterReport): string {
@@ -87,18 +85,7 @@ const posInt = (name: string) => (v: string) => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
   return n;
 };
-const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), native (oneDNN addon), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto');
 
-/** Ctrl-C cancels cleanly between steps, a second Ctrl-C exits. */
-function cancellation(): AbortSignal {
-  const ac = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\ncancelling after this step (Ctrl-C again to force)...\n');
-    ac.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return ac.signal;
-}
 
 /** Human rendering of the per-layer dead-filter summary. */
 export function formatFilterSummary(s: FilterSummary): string {

@@ -18,6 +18,7 @@ import { addInferTaskCommand, addSimilarityCommand } from './similarityCommand';
 import { addDynamicsCommand } from './dynamicsCommand';
 import { registerAnalysisCommands } from './analyzeCommands';
 import { bytes, formatEval, formatStats, formatTask, formatTopCut, pct, table } from './format';
+import { backendOption, cancellation, print } from './options';
 
 // The engine (and TF.js) load lazily so `--help` and `stats` stay instant.
 const engine = () => import('../core/engine');
@@ -28,20 +29,7 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
-function print(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
-}
 
-/** One AbortController per run: Ctrl-C cancels cleanly between steps, a second Ctrl-C exits. */
-function cancellation(): AbortSignal {
-  const ac = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\ncancelling after this step (Ctrl-C again to force)...\n');
-    ac.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return ac.signal;
-}
 
 /** commander's attribute name for a flag: 'decay-every' -> 'decayEvery'. */
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -70,7 +58,6 @@ function trainOptions(o: Record<string, any>): Partial<TrainOptions> {
   return Object.fromEntries(TRAIN_OPTION_KEYS.filter((k) => k !== 'threshold').map((k) => [k, o[camel(hyperSpec(k).flag)]]));
 }
 
-const backendOption = () => new Option('--backend <name>', 'tensorflow (tfjs-node), native (oneDNN addon), wasm or cpu; auto picks the fastest that loads').choices(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto');
 
 export function buildProgram(): Command {
   const program = new Command('piggyback')

@@ -506,7 +506,7 @@ export async function importMaskTrainHead(req: ImportMaskTrainHeadRequest, onEve
   let handle = openProject(req.projectDir);
   const imported = readMaskNpz(handle, req.npzFile); // every check before any long work
   const opts = resolveOptions({ ...req.options, maskKind: imported.kind, bnMode: 'frozen' }, handle.manifest.threshold);
-  const limits: DataLimits = { trainPerClass: req.trainPerClass, testLimit: req.testLimit, valFraction: req.valFraction ?? 0.1 };
+  const limits: DataLimits = resolveDataLimits(req); // the same range checks as train
   const sizes = handle.manifest.layers.map((l) => l.size);
   const layerSparsity = imported.layers.map((l, i) => (sizes[i] ? (sizes[i] - l.kept) / sizes[i] : 0));
   await wrapEvents(onEvent, req.task, async () => {
