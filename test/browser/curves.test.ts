@@ -12,7 +12,7 @@ import type { ProjectStats, TaskStats } from '../../src/core/types';
 import { OKABE_ITO } from '../../webview/palette';
 import { emaDebiased } from '../../webview/smoothing';
 import { makeStats } from './fixture';
-import { clearPosted, open, send, setTheme, startHarness, waitPosted, type Harness } from './harness';
+import { clearPosted, open, send, setTheme, openPage, waitPosted, type Harness } from './harness';
 
 const OUT = path.resolve(__dirname, '../../test-results');
 let hx: Harness;
@@ -60,11 +60,8 @@ function manyTasks(n: number): ProjectStats {
 describe('training curves (Chromium)', { timeout: 90_000 }, () => {
   before(async () => {
     await mkdir(OUT, { recursive: true });
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', view: 'curves' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'show', view: 'curves' });
   });
   after(async () => {
     await hx?.close();
@@ -193,11 +190,8 @@ async function shot(name: string): Promise<void> {
 
 describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', view: 'curves' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'show', view: 'curves' });
   });
   after(async () => {
     await hx?.close();
@@ -239,11 +233,8 @@ describe('per-step loss from task.json (Chromium)', { timeout: 60_000 }, () => {
 
 describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', view: 'curves' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'show', view: 'curves' });
   });
   after(async () => {
     await hx?.close();
@@ -332,12 +323,8 @@ describe('smoothing and log scale (Chromium)', { timeout: 60_000 }, () => {
 
 describe('runs table (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', stats: makeStats(), view: 'runs' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'state', stats: makeStats() });
-    await send(page, { type: 'show', view: 'runs' });
   });
   after(async () => {
     await hx?.close();
@@ -396,12 +383,8 @@ describe('runs table (Chromium)', { timeout: 60_000 }, () => {
 
 describe('curve hover (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', stats: makeStats(), view: 'curves' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'state', stats: makeStats() });
-    await send(page, { type: 'show', view: 'curves' });
   });
   after(async () => {
     await hx?.close();
@@ -424,12 +407,8 @@ describe('curve hover (Chromium)', { timeout: 60_000 }, () => {
 
 describe('curve zoom and pan (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', stats: makeStats(), view: 'curves' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'state', stats: makeStats() });
-    await send(page, { type: 'show', view: 'curves' });
   });
   after(async () => {
     await hx?.close();

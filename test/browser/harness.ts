@@ -10,7 +10,8 @@ import { mkdtemp, readFile, rm } from 'fs/promises';
 import type { AddressInfo } from 'net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { makeNonce, renderWebviewHtml } from '../../src/shared/webviewHtml';
-import type { HostToWebview, WebviewToHost } from '../../src/shared/protocol';
+import type { HostToWebview, ViewId, WebviewToHost } from '../../src/shared/protocol';
+import type { ProjectStats } from '../../src/core/types';
 import { buildWebview } from './buildWebview';
 import { THEMES, type ThemeName } from './fixture';
 
@@ -110,6 +111,16 @@ export async function startHarness(): Promise<Harness> {
 export async function open(h: Harness): Promise<void> {
   await h.page.goto(`${h.origin}/index.html`);
   await h.page.waitForFunction(() => ((window as any).__posted as { type: string }[]).some((m) => m.type === 'ready'));
+}
+
+/** A started, loaded page: optionally themed, given a state and showing a view (in that order). */
+export async function openPage(opts: { theme?: ThemeName; stats?: ProjectStats; view?: ViewId } = {}): Promise<Harness> {
+  const h = await startHarness();
+  await open(h);
+  if (opts.theme) await setTheme(h.page, opts.theme);
+  if (opts.stats) await send(h.page, { type: 'state', stats: opts.stats });
+  if (opts.view) await send(h.page, { type: 'show', view: opts.view });
+  return h;
 }
 
 export async function send(page: Page, msg: HostToWebview): Promise<void> {

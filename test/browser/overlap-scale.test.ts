@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { makeStats } from './fixture';
-import { open, send, setTheme, startHarness, type Harness } from './harness';
+import { open, send, setTheme, openPage, type Harness } from './harness';
 
 const OUT = path.resolve(__dirname, '../../test-results');
 let hx: Harness;
@@ -27,12 +27,8 @@ const dist = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], 
 
 describe('overlap colour scale (Chromium)', { timeout: 60_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', stats: closeOverlaps(), view: 'overlap' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'state', stats: closeOverlaps() });
-    await send(page, { type: 'show', view: 'overlap' });
   });
   after(async () => {
     await hx?.close();
@@ -66,10 +62,8 @@ describe('overlap colour scale (Chromium)', { timeout: 60_000 }, () => {
 
 describe('stale notices (Chromium)', { timeout: 30_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ stats: makeStats() });
     page = hx.page;
-    await open(hx);
-    await send(page, { type: 'state', stats: makeStats() });
   });
   after(async () => {
     await hx?.close();
@@ -90,12 +84,8 @@ describe('stale notices (Chromium)', { timeout: 30_000 }, () => {
 
 describe('confusion matrix (Chromium)', { timeout: 30_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ theme: 'dark', stats: makeStats(), view: 'runs' });
     page = hx.page;
-    await open(hx);
-    await setTheme(page, 'dark');
-    await send(page, { type: 'state', stats: makeStats() });
-    await send(page, { type: 'show', view: 'runs' });
   });
   after(async () => {
     await hx?.close();
@@ -132,10 +122,8 @@ describe('confusion matrix (Chromium)', { timeout: 30_000 }, () => {
 
 describe('grid tooltips do not linger (Chromium)', { timeout: 30_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage({ stats: makeStats() });
     page = hx.page;
-    await open(hx);
-    await send(page, { type: 'state', stats: makeStats() });
     await page.waitForSelector('section[data-view="heatmap"] td.cell');
   });
   after(async () => {
@@ -162,9 +150,8 @@ describe('grid tooltips do not linger (Chromium)', { timeout: 30_000 }, () => {
 
 describe('ternary masks in the heatmap (Chromium)', { timeout: 30_000 }, () => {
   before(async () => {
-    hx = await startHarness();
+    hx = await openPage();
     page = hx.page;
-    await open(hx);
   });
   after(async () => {
     await hx?.close();
