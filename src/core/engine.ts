@@ -245,14 +245,12 @@ export async function trainTask(req: TrainTaskRequest, onEvent?: EventSink, sign
   // Everything that would fail the save is checked before the run, not after it.
   checkCanSaveTask(req.projectDir, req.task, { overwrite: req.overwrite });
   checkDatasetSpec(req.dataset);
-  let handle = openProject(req.projectDir);
+  const handle = openProject(req.projectDir);
   const opts = resolveOptions(req.options, handle.manifest.threshold);
   const limits: DataLimits = resolveDataLimits(req);
   await wrapEvents(onEvent, req.task, async () => {
     const info = await useBackend(req);
-    const opened = await openWithBackbone(req.projectDir);
-    handle = opened.handle;
-    const { backbone } = opened;
+    const { backbone } = await openWithBackbone(req.projectDir);
     const data = await loadTaskData(backbone, req.dataset, limits, opts.seed);
     const t0 = performance.now();
     tf.engine().startScope();
@@ -503,7 +501,7 @@ export interface ImportMaskTrainHeadRequest extends BackendRequest {
 export async function importMaskTrainHead(req: ImportMaskTrainHeadRequest, onEvent?: EventSink, signal?: AbortSignal): Promise<TaskStats> {
   checkCanSaveTask(req.projectDir, req.task);
   checkDatasetSpec(req.dataset);
-  let handle = openProject(req.projectDir);
+  const handle = openProject(req.projectDir);
   const imported = readMaskNpz(handle, req.npzFile); // every check before any long work
   const opts = resolveOptions({ ...req.options, maskKind: imported.kind, bnMode: 'frozen' }, handle.manifest.threshold);
   const limits: DataLimits = resolveDataLimits(req); // the same range checks as train
@@ -511,9 +509,7 @@ export async function importMaskTrainHead(req: ImportMaskTrainHeadRequest, onEve
   const layerSparsity = imported.layers.map((l, i) => (sizes[i] ? (sizes[i] - l.kept) / sizes[i] : 0));
   await wrapEvents(onEvent, req.task, async () => {
     const info = await useBackend(req);
-    const opened = await openWithBackbone(req.projectDir);
-    handle = opened.handle;
-    const { backbone } = opened;
+    const { backbone } = await openWithBackbone(req.projectDir);
     const data = await loadTaskData(backbone, req.dataset, limits, opts.seed);
     const t0 = performance.now();
     tf.engine().startScope();
@@ -670,7 +666,7 @@ const scoreCache = new Map<string, ReturnType<typeof loadTaskScores>>();
 /** Decoded scores, once per scores.bin checksum (the slider moves many times over one task). */
 function cachedScores(projectDir: string, task: string, meta: TaskMeta): ReturnType<typeof loadTaskScores> {
   // The file's stamp too: a scores.bin changed on disk (even to garbage) is read again.
-  const key = `${path.resolve(projectDir)}|${task}|${meta.files.scores?.sha256 ?? 'none'}|${fileStamp(path.join(taskDirOf(openProject(projectDir), task), 'scores.bin'))}`;
+  const key = `${path.resolve(projectDir)}|${task}|${meta.files.scores?.sha256 ?? 'none'}|${fileStamp(path.join(taskDirOf({ dir: path.resolve(projectDir) }, task), 'scores.bin'))}`;
   let s = scoreCache.get(key);
   if (!s) {
     s = loadTaskScores(projectDir, task);
