@@ -12,6 +12,7 @@ import { MANIFEST_FILE, checkTaskName } from '../core/project/manifest';
 import { storeNotices } from '../core/project/projectDir';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../core/types';
 import { HYPERPARAMS, TRAIN_OPTION_KEYS, hyperProblem, hyperSpec, rangeText, type HyperSpec } from '../core/hyperparams';
+import { ARCHITECTURES, ARCHITECTURE_DOCS } from '../core/model/architectureNames';
 import { progressPrinter } from './progress';
 import { addRethresholdCommand } from './rethresholdCommand';
 import { addInferTaskCommand, addSimilarityCommand } from './similarityCommand';
@@ -201,18 +202,19 @@ export function buildProgram(): Command {
   trainOptionFlags(
     program
       .command('pretrain')
-      .description('pretrain the reference CNN backbone on a base task and save it as a TF.js LayersModel')
+      .description('pretrain a backbone (--arch) on a base task and save it as a TF.js LayersModel with pretrain.json')
       .requiredOption('--dataset <spec>', 'base-task dataset')
+      .addOption(new Option('--arch <name>', `architecture: ${ARCHITECTURES.map((a) => `${a} (${ARCHITECTURE_DOCS[a]})`).join('; ')}`).choices([...ARCHITECTURES]).default('reference'))
       .option('--out <dir>', 'output folder', 'models/reference-cnn'),
   )
     .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const [{ initBackend }, { loadDataset }, { pretrainReferenceCnn }] = await Promise.all([import('../core/backend'), import('../core/data'), import('../core/train/pretrain')]);
+      const [{ initBackend }, { loadDataset }, { pretrainBackbone }] = await Promise.all([import('../core/backend'), import('../core/data'), import('../core/train/pretrain')]);
       const info = await initBackend(o.backend);
       const opts = { ...DEFAULT_TRAIN_OPTIONS, lrDecayEvery: 0, ...Object.fromEntries(Object.entries(trainOptions(o)).filter(([, v]) => v !== undefined)) };
       const data = await loadDataset(o.dataset, { height: 28, width: 28, channels: 1 }, { trainPerClass: o.trainPerClass, testLimit: o.testLimit, valFraction: o.valFraction ?? 0.05, seed: opts.seed });
-      const r = await pretrainReferenceCnn(data, o.out, opts, info.detail, progressPrinter({ json: o.json }), cancellation());
+      const r = await pretrainBackbone(o.arch, data, o.out, opts, info.detail, progressPrinter({ json: o.json }), cancellation());
       print(o.json, { modelPath: r.modelPath, testAccuracy: r.test.accuracy, seconds: r.seconds, backend: info.detail }, () => `saved ${r.modelPath}: base-task test accuracy ${pct(r.test.accuracy)} in ${r.seconds.toFixed(0)} s on ${info.detail}`);
     });
 

@@ -34,6 +34,7 @@ import { StepLossRecorder } from './train/stepLoss';
 import { FeatureHeadNet, FinetuneNet, PiggybackNet, type TaskNet } from './train/taskNets';
 import {
   DEFAULT_TRAIN_OPTIONS,
+  type BaselineOptimizer,
   type BaselineResult,
   type DataLimits,
   type DataSplits,
@@ -96,6 +97,8 @@ export interface BaselineRequest extends BackendRequest {
   projectDir: string;
   task: string;
   methods: Array<'classifier' | 'finetune'>;
+  /** Per method: its own optimiser, rate and decay (default: Adam at the task's lrHead and schedule). */
+  optimizers?: Partial<Record<'classifier' | 'finetune', BaselineOptimizer>>;
 }
 
 /** What createProject made: the project's statistics, and the classifier top it cut off. */
@@ -396,11 +399,17 @@ export async function runBaselines(req: BaselineRequest, onEvent?: EventSink, si
       }
       try {
         const stepLoss = new StepLossRecorder();
-        const history = await trainLoop(net, splits, opts, {
+        const optimizer = req.optimizers?.[method];
+        const runOpts = optimizer ? { ...opts, lrHead: optimizer.lr, lrDecayEvery: optimizer.lrDecayEvery } : opts;
+        const history = await trainLoop(net, splits, runOpts, {
           task: req.task, method, backend: info.detail, layerNames: backbone.layers.map((l) => l.name), onEvent, signal, stepLoss,
+          ...(optimizer ? { optimizer: { kind: optimizer.kind, momentum: optimizer.momentum } } : {}),
         });
         const evaluation = evaluateLogits(splits.test, (x) => net.logits(x, false));
-        const result: BaselineResult = { method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored, stepLoss: stepLoss.series() };
+        const result: BaselineResult = {
+          method, testAccuracy: evaluation.accuracy, trainSeconds: (performance.now() - t0) / 1000, history, bytesIfStored, stepLoss: stepLoss.series(),
+          ...(optimizer ? { optimizer } : {}),
+        };
         saveBaseline(req.projectDir, req.task, result);
         results.push(result);
         onEvent?.({ type: 'done', task: req.task, testAccuracy: evaluation.accuracy, seconds: result.trainSeconds });

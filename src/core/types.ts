@@ -147,6 +147,22 @@ export interface BaselineResult {
   bytesIfStored: number;
   /** Per-step training loss; absent in results saved before it was recorded. */
   stepLoss?: StepLossSeries;
+  /** How it was optimised, when it differed from the task's own Adam rate and schedule (absent in older results). */
+  optimizer?: BaselineOptimizer;
+}
+
+/**
+ * A baseline's optimiser, when not the task's (Adam at lrHead on the task's schedule). The
+ * paper trains its baselines with SGD + momentum 0.9: fine-tuning decays x0.1 every 15
+ * epochs, the classifier never within its 30.
+ */
+export interface BaselineOptimizer {
+  kind: 'adam' | 'sgd-momentum';
+  lr: number;
+  /** Multiply the rate by the task's lrDecayFactor every this many epochs (0 = never). */
+  lrDecayEvery: number;
+  /** SGD momentum (0.9 in the paper); ignored by Adam. */
+  momentum?: number;
 }
 
 /** Everything the inspector and webview show about one task, computed from disk without TF.js. null = unknown (damaged task). */

@@ -1,7 +1,7 @@
 /**
- * The one training loop every method shares: seeded shuffling, Adam with separate learning
- * rates for mask scores and head, step decay, per-step loss and per-epoch metrics as events,
- * NaN detection and cancellation between steps. Tensor count stays flat across epochs.
+ * The one training loop every method shares: seeded shuffling, Adam (or SGD + momentum, for
+ * the paper's baselines) with separate learning rates for mask scores and head, step decay,
+ * per-step loss and per-epoch metrics as events, NaN detection and cancellation between steps. Tensor count stays flat across epochs.
  */
 import { tf } from '../tf';
 import { CancelledError, PiggybackError } from '../errors';
@@ -24,6 +24,20 @@ export interface LoopHooks {
   maskStats?: () => { layerSparsity: number[]; bitsFlipped: number; layerBitsFlipped?: number[] };
   /** Receives every step's loss (bounded, downsampled) for task.json. */
   stepLoss?: StepLossRecorder;
+  /** Adam (default) or SGD with momentum, for both parameter groups at their own rates. */
+  optimizer?: { kind: 'adam' | 'sgd-momentum'; momentum?: number };
+}
+
+/** SGD-family optimisers keep the rate as a tensor (setLearningRate); Adam reads the field. */
+export function setRate(o: tf.Optimizer, lr: number): void {
+  const sgd = o as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof sgd.setLearningRate === 'function') {
+    if (sgd.learningRate !== lr) sgd.setLearningRate(lr);
+  } else sgd.learningRate = lr;
+}
+
+export function makeOptimizer(kind: 'adam' | 'sgd-momentum', lr: number, momentum = 0.9): tf.Optimizer {
+  return kind === 'adam' ? adam(lr) : tf.train.momentum(lr, momentum);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
@@ -35,9 +49,10 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
   if (train.count === 0) throw new PiggybackError('BAD_DATASET', `dataset ${train.name} has no training images`);
   const batchSize = Math.max(1, Math.min(opts.batchSize, train.count));
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
+  const kind = hooks.optimizer?.kind ?? 'adam';
   const optimizers = {
-    mask: adam(opts.lrMask),
-    head: adam(opts.lrHead),
+    mask: makeOptimizer(kind, opts.lrMask, hooks.optimizer?.momentum),
+    head: makeOptimizer(kind, opts.lrHead, hooks.optimizer?.momentum),
   };
   const emit = hooks.onEvent ?? (() => {});
   emit({ type: 'start', task: hooks.task, method: hooks.method, backend: hooks.backend, epochs: opts.epochs, stepsPerEpoch, layers: hooks.layerNames });
@@ -48,8 +63,8 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       const t0 = performance.now();
       const decay = opts.lrDecayEvery > 0 ? Math.pow(opts.lrDecayFactor, Math.floor((epoch - 1) / opts.lrDecayEvery)) : 1;
-      (optimizers.mask as unknown as { learningRate: number }).learningRate = opts.lrMask * decay;
-      (optimizers.head as unknown as { learningRate: number }).learningRate = opts.lrHead * decay;
+      setRate(optimizers.mask, opts.lrMask * decay);
+      setRate(optimizers.head, opts.lrHead * decay);
       const order = shuffled(allIndices, opts.seed * 1000 + epoch);
       let lossSum = 0;
       let correct = 0;
@@ -91,8 +106,11 @@ export async function trainLoop(net: TaskNet, data: DataSplits, opts: TrainOptio
       emit({ type: 'epoch', task: hooks.task, ...metrics });
     }
   } finally {
-    optimizers.mask.dispose();
-    optimizers.head.dispose();
+    for (const o of [optimizers.mask, optimizers.head]) {
+      o.dispose();
+      // MomentumOptimizer.dispose leaves its -lr scalar behind (tfjs 4.22).
+      (o as unknown as { c?: tf.Tensor }).c?.dispose();
+    }
   }
   return history;
 }

@@ -1,12 +1,15 @@
 /**
- * `piggyback pretrain`: trains a fresh reference CNN (all weights, BN in training mode, a
- * temporary base-task head) on a base task and saves the backbone part (ending at fc1) as a
- * LayersModel. The base head is discarded: each Piggyback task brings its own.
+ * `piggyback pretrain`: trains a fresh backbone (`--arch`: all weights, BN in training mode, a
+ * temporary base-task head) on a base task and saves the backbone part (ending at its feature
+ * layer) as a LayersModel, with pretrain.json: base-task accuracy and how many feature units
+ * are dead (0 on every base-task test image). The base head is discarded: each Piggyback task
+ * brings its own.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Backbone } from '../model/backbone';
-import { buildReferenceCnn } from '../model/referenceCnn';
+import { ARCHITECTURE_DOCS, buildArchitecture, type Architecture } from '../model/architectures';
+import { countDeadUnits } from '../analysis/deadUnits';
 import { saveLayersModelFile } from '../model/modelIO';
 import type { DataSplits, EpochMetrics, EvalResult, TrainEvent, TrainOptions } from '../types';
 import { writeJsonAtomic } from '../project/atomic';
@@ -21,7 +24,8 @@ export interface PretrainResult {
   seconds: number;
 }
 
-export async function pretrainReferenceCnn(
+export async function pretrainBackbone(
+  arch: Architecture,
   data: DataSplits,
   outDir: string,
   opts: TrainOptions,
@@ -31,7 +35,7 @@ export async function pretrainReferenceCnn(
 ): Promise<PretrainResult> {
   const t0 = performance.now();
   const { train } = data;
-  const model = buildReferenceCnn(opts.seed, [train.height, train.width, train.channels]);
+  const model = buildArchitecture(arch, opts.seed, [train.height, train.width, train.channels]);
   const backbone = Backbone.fromModel(model, 'untrained', '(in memory)');
   const net = new FinetuneNet(backbone, train.classNames.length, opts.seed, 'pretrain');
   try {
@@ -40,13 +44,21 @@ export async function pretrainReferenceCnn(
     });
     const test = evaluateLogits(data.test, (x) => net.logits(x, false));
     writeBack(backbone, net);
+    const dead = countDeadUnits((x) => net.features(x), data.test);
+    const masked = backbone.layers.map((l) => ({ name: l.name, kind: l.kind, size: l.size }));
+    const total = masked.reduce((a, l) => a + l.size, 0);
     // Save to a staging folder and swap it in, so a crash never leaves half a backbone.
     const staging = `${outDir}.tmp-${process.pid}`;
     fs.rmSync(staging, { recursive: true, force: true });
     await saveLayersModelFile(model, staging);
     writeJsonAtomic(path.join(staging, 'pretrain.json'), {
-      baseTask: train.name, classes: train.classNames, trainImages: train.count, options: opts, backend,
-      testAccuracy: test.accuracy, history, createdAt: new Date().toISOString(),
+      arch, description: ARCHITECTURE_DOCS[arch],
+      baseTask: train.name, classes: train.classNames, trainImages: train.count, testImages: data.test.count, options: opts, backend,
+      testAccuracy: test.accuracy,
+      featureUnits: dead.units, deadUnits: dead.deadUnits, deadUnitsRule: 'feature units that are 0 on every base-task test image',
+      maskedLayers: masked, largestLayerShare: Math.max(...masked.map((l) => l.size)) / total,
+      seconds: (performance.now() - t0) / 1000,
+      history, createdAt: new Date().toISOString(),
     });
     fs.rmSync(outDir, { recursive: true, force: true });
     fs.renameSync(staging, outDir);

@@ -28,6 +28,14 @@ export interface TaskNet {
  * adds per task): kernel and bias ~ U(-1/sqrt(in), 1/sqrt(in)), seeded. Glorot gave initial
  * losses of 4-17 on the reference CNN's unnormalised features.
  */
+/**
+ * A variable holding its own copy of a tensor. tf.variable(t.clone()) would leave the clone
+ * behind (one tensor per variable and run); inside tidy the copy goes, the variable stays.
+ */
+function ownVariable(source: () => tf.Tensor, trainable: boolean, name?: string): tf.Variable {
+  return tf.tidy(() => tf.variable(source().clone(), trainable, name));
+}
+
 export class Head {
   readonly kernel: tf.Variable;
   readonly bias: tf.Variable;
@@ -58,14 +66,14 @@ export class TaskBatchNorm {
   constructor(private readonly backbone: Backbone, name: string, init?: Array<{ gamma: Float32Array; beta: Float32Array; movingMean: Float32Array; movingVariance: Float32Array }>) {
     this.params = backbone.bnLayers.map((bn, j) => {
       const src = init?.[j];
-      const gamma = tf.variable(src ? tf.tensor1d(src.gamma) : bn.frozen.gamma.clone(), true, `${name}/bn${j}/gamma`);
-      const beta = tf.variable(src ? tf.tensor1d(src.beta) : bn.frozen.beta.clone(), true, `${name}/bn${j}/beta`);
+      const gamma = ownVariable(() => (src ? tf.tensor1d(src.gamma) : bn.frozen.gamma), true, `${name}/bn${j}/gamma`);
+      const beta = ownVariable(() => (src ? tf.tensor1d(src.beta) : bn.frozen.beta), true, `${name}/bn${j}/beta`);
       this.vars.push(gamma, beta);
       return {
         gamma: gamma as unknown as tf.Tensor1D,
         beta: beta as unknown as tf.Tensor1D,
-        movingMean: tf.variable(src ? tf.tensor1d(src.movingMean) : bn.frozen.movingMean.clone(), false) as unknown as tf.Tensor1D,
-        movingVariance: tf.variable(src ? tf.tensor1d(src.movingVariance) : bn.frozen.movingVariance.clone(), false) as unknown as tf.Tensor1D,
+        movingMean: ownVariable(() => (src ? tf.tensor1d(src.movingMean) : bn.frozen.movingMean), false) as unknown as tf.Tensor1D,
+        movingVariance: ownVariable(() => (src ? tf.tensor1d(src.movingVariance) : bn.frozen.movingVariance), false) as unknown as tf.Tensor1D,
       };
     });
   }
@@ -217,8 +225,8 @@ export class FinetuneNet implements TaskNet {
   readonly bn: TaskBatchNorm;
   readonly groups: ParamGroup[];
   constructor(readonly backbone: Backbone, classes: number, seed: number, name: string) {
-    this.kernels = backbone.kernels.map((k, i) => tf.variable(k.clone(), true, `${name}/ft/kernel${i}`));
-    this.biases = backbone.biases.map((b, i) => (b ? tf.variable(b.clone(), true, `${name}/ft/bias${i}`) : null));
+    this.kernels = backbone.kernels.map((k, i) => ownVariable(() => k, true, `${name}/ft/kernel${i}`));
+    this.biases = backbone.biases.map((b, i) => (b ? ownVariable(() => b, true, `${name}/ft/bias${i}`) : null));
     this.head = new Head(backbone.featureSize, classes, seed, name);
     this.bn = new TaskBatchNorm(backbone, `${name}/ft`);
     this.groups = [
@@ -236,6 +244,10 @@ export class FinetuneNet implements TaskNet {
       onBatchStats: (j, mean, variance) => this.bn.record(j, mean, variance),
     };
     return this.head.apply(this.backbone.features(x, ctx));
+  }
+  /** The fine-tuned backbone's features in inference mode (BN running statistics). */
+  features(x: tf.Tensor4D): tf.Tensor2D {
+    return this.backbone.features(x, { kernel: (i) => this.kernels[i], bias: (i) => this.biases[i], bn: (j) => ({ params: this.bn.params[j], training: false }) });
   }
   afterStep(): void {
     this.bn.update();
