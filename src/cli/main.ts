@@ -233,44 +233,50 @@ export function buildProgram(): Command {
 
   program
     .command('reproduce')
-    .description("the paper's table on real offline data: Piggyback vs classifier-only vs fine-tuning over one frozen backbone, no-forgetting check; writes docs/results.md and docs/results.csv")
-    .option('--quick', 'CI mode: tiny subsets, 1 epoch, a few minutes')
-    .option('--out <dir>', 'folder for results.md and results.csv (default: docs; with --quick, the scratch folder, so a smoke run never replaces the committed results)')
+    .description("the paper's table with the paper's protocol on real offline data: Piggyback vs classifier-only vs fine-tuning per backbone, no-forgetting check; writes docs/results/<arch>.json, docs/results.md, .csv and the sparsity heatmap PNG")
+    .option('--quick', 'CI mode: tiny subsets, 2 epochs, under 2 minutes (writes to the scratch folder)')
+    .option('--arch <ids>', 'comma-separated backbones to run (vgg6, resnet8, mobilenetv2); the report merges every docs/results/<arch>.json present')
+    .option('--out <dir>', 'folder for results/ and the report (default: docs; with --quick, the scratch folder, so a smoke run never replaces the committed results)')
     .option('--work <dir>', 'scratch folder for the mask projects (wiped first); default .cache/reproduce/<mode>')
-    .option('--reference-model <model.json>', 'reference backbone to reuse (default: the committed models/reference-cnn)')
-    .option('--no-mobilenet', 'skip the MobileNetV2 (nsfwjs) run')
-    .option('--render <result.json>', 'only rewrite results.md/.csv from the result.json a previous run left in its scratch folder')
+    .option('--render', 'only redraw results.md/.csv/.png from the results/<arch>.json already in --out')
     .addOption(backendOption())
-    .option('--json', 'print the full result as JSON')
+    .option('--json', 'print the results as JSON')
     .action(async (o) => {
-      const { runReproduce, quickPlan, fullPlan, writeReportsFromJson } = await import('../core/reproduce');
+      const { runReproduce, readArchResults, writeReports, quickPlan, fullPlan, ARCH_IDS } = await import('./reproduce');
+      const log = (s: string) => process.stderr.write(`${s}\n`);
       if (o.render) {
         const out = o.out ?? 'docs';
-        const r = writeReportsFromJson(o.render, out);
-        print(o.json, r, () => `wrote ${path.join(out, 'results.md')} and results.csv from ${o.render}`);
+        const rs = readArchResults(out, ARCH_IDS);
+        if (!rs.length) throw new PiggybackError('FILE_NOT_FOUND', `no results/<arch>.json under ${out}`, 'run `piggyback reproduce` first');
+        await writeReports(rs, out, log);
+        print(o.json, rs, () => `wrote ${path.join(out, 'results.md')}, results.csv and the heatmap from ${rs.map((r) => r.arch).join(', ')}`);
         return;
       }
       const plan = o.quick ? quickPlan() : fullPlan();
-      if (o.mobilenet === false) plan.mobilenet = null;
-      const args = process.argv.slice(2).join(' ');
+      if (o.arch) {
+        const want = String(o.arch).split(',').map((x: string) => x.trim()).filter(Boolean);
+        const unknown = want.filter((w: string) => !plan.archs.some((a) => a.id === w));
+        if (unknown.length) throw new PiggybackError('BAD_ARGUMENT', `unknown --arch ${unknown.join(', ')}`, `choose from ${plan.archs.map((a) => a.id).join(', ')}`);
+        plan.archs = plan.archs.filter((a) => want.includes(a.id));
+      }
+      const args = process.argv.slice(2).join(' ').replace(/^reproduce\s*/, '');
       const workDir = o.work ?? path.join('.cache', 'reproduce', plan.mode);
-      const r = await runReproduce({
+      const rs = await runReproduce({
         plan,
         workDir,
         outDir: o.out ?? (o.quick ? workDir : 'docs'),
         backend: o.backend,
-        referenceModel: o.referenceModel,
-        commandLine: process.env.npm_lifecycle_event === 'reproduce' ? `npm run reproduce${args.replace(/^reproduce\s*/, '') ? ` -- ${args.replace(/^reproduce\s*/, '')}` : ''}` : `piggyback ${args}`,
-        log: (s: string) => process.stderr.write(`${s}\n`),
+        commandLine: process.env.npm_lifecycle_event === 'reproduce' ? `npm run reproduce${args ? ` -- ${args}` : ''}` : `piggyback reproduce ${args}`.trim(),
+        log,
         signal: cancellation(),
       });
-      print(o.json, r, () => {
-        const rows = r.rows.filter((x) => x.stage !== 'investigation');
+      print(o.json, rs, () => {
+        const rows = rs.flatMap((r) => r.rows);
         const lines = [table([['backbone', 'task', 'method', 'test accuracy', 'train s', 'sparsity', 'bits/weight', 'bytes'], ...rows.map((x) => [x.backbone, x.task, x.method, pct(x.test_accuracy), x.train_seconds.toFixed(1), x.sparsity === null ? '-' : pct(x.sparsity, 1), x.bits_per_weight.toFixed(3), bytes(x.bytes)])])];
-        lines.push(`no forgetting: ${r.forgetting.map((f) => `${f.backbone} ${f.passed ? 'passed' : 'FAILED'}`).join(', ')}; ${r.seconds.toFixed(0)} s on ${r.backend}`);
+        lines.push(`no forgetting: ${rs.map((r) => `${r.arch} ${r.forgetting.passed ? 'passed' : 'FAILED'}`).join(', ')}; ${rs.map((r) => `${r.arch} ${(r.seconds / 60).toFixed(1)} min`).join(', ')} on ${rs[0]?.backend ?? '-'}`);
         return lines.join('\n');
       });
-      if (r.forgetting.some((f) => !f.passed)) throw new PiggybackError('BAD_PROJECT', 'the no-forgetting check failed', 'see the no-forgetting section of results.md');
+      if (rs.some((r) => !r.forgetting.passed)) throw new PiggybackError('BAD_PROJECT', 'the no-forgetting check failed', 'see the no-forgetting section of results.md');
     });
 
   registerAnalysisCommands(program);

@@ -1,19 +1,17 @@
 /**
- * `piggyback reproduce` end to end on tiny real data (quick plan, two tasks, one epoch):
- * results.csv has the required columns and methods, results.md the required sections, and
- * the no-forgetting check (exact re-evaluation, unchanged task files, bit-identical backbone)
- * passes. Uses the committed reference backbone when present, else a random reference CNN.
+ * `piggyback reproduce` end to end on tiny real data (quick plan): results/<arch>.json per
+ * backbone, results.csv one row per (backbone, task, method) with the paper's optimiser for
+ * each method, results.md with the column groups and sections, the no-forgetting check
+ * (exact re-evaluation, unchanged task files, bit-identical backbone) and re-rendering from the
+ * saved JSON alone. Two backbones with the same task name stay distinct rows.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { useWasm, savedReferenceCnn, tmpDir } from '../helpers/engineFixtures';
-import { defaultBackbonePath } from '../../src/core/paths';
 import { listBuiltinDatasets } from '../../src/core/data/builtin';
-import { quickPlan, runReproduce, writeReportsFromJson, type ReproduceResult } from '../../src/core/reproduce';
-
-const REQUIRED = ['task', 'method', 'test_accuracy', 'train_seconds', 'sparsity', 'bits_per_weight', 'bytes'];
+import { quickPlan, runReproduce, readArchResults, writeReports, type ArchPlan } from '../../src/cli/reproduce';
 
 function parseCsv(text: string): Array<Record<string, string>> {
   const [head, ...lines] = text.trim().split('\n');
@@ -21,68 +19,64 @@ function parseCsv(text: string): Array<Record<string, string>> {
   return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
 }
 
-let modelPath: string;
 const installed = new Set(listBuiltinDatasets().filter((d) => d.available).map((d) => d.id));
-const tasks = ['sklearn-digits', 'mnist', 'quickdraw-a'].filter((d) => installed.has(d)).slice(0, 2);
+const tasks = ['sklearn-digits', 'quickdraw-a', 'mnist'].filter((d) => installed.has(d)).slice(0, 2);
+let modelPath: string;
 
 before(async () => {
   await useWasm();
-  modelPath = fs.existsSync(defaultBackbonePath()) ? defaultBackbonePath() : await savedReferenceCnn(3);
+  modelPath = await savedReferenceCnn(3);
 });
 
-test('quick reproduce on two real tasks: CSV columns and methods, no forgetting', { skip: tasks.length < 2 ? 'fewer than two built-in datasets installed' : false }, async () => {
+test('quick reproduce over two backbones: per-arch JSON, CSV rows per (backbone, task, method), no forgetting, re-render', { skip: tasks.length < 2 ? 'fewer than two built-in datasets installed' : false }, async () => {
   const plan = quickPlan();
-  plan.tasks = plan.tasks.filter((t) => tasks.includes(t.dataset)).map((t) => ({ ...t, trainPerClass: 10, testLimit: 50, epochs: 1 }));
-  plan.variants = [{ dataset: tasks[0], kind: 'ternary' }];
-  plan.mobilenet = null;
-  plan.tune = null;
-  plan.investigate = null;
+  const tiny = tasks.map((dataset) => ({ dataset, trainPerClass: 8, testLimit: 40 }));
+  const arch = (id: string): ArchPlan => ({ id, description: `test ${id}`, source: { kind: 'model', modelPath }, tasks: tiny });
+  plan.archs = [arch('a1'), arch('a2')];
   const root = tmpDir('pb-repro-');
   const out = path.join(root, 'docs');
-  const r: ReproduceResult = await runReproduce({ plan, workDir: path.join(root, 'work'), outDir: out, backend: 'wasm', referenceModel: modelPath, commandLine: 'test' });
+  const rs = await runReproduce({ plan, workDir: path.join(root, 'work'), outDir: out, backend: 'wasm', commandLine: 'test' });
 
+  assert.deepEqual(fs.readdirSync(path.join(out, 'results')).sort(), ['a1.json', 'a2.json']);
   const csvText = fs.readFileSync(path.join(out, 'results.csv'), 'utf8');
-  const header = csvText.split('\n')[0].split(',');
-  for (const c of REQUIRED) assert.ok(header.includes(c), `results.csv lacks column ${c}`);
   const rows = parseCsv(csvText);
-  for (const t of tasks) {
-    const methods = rows.filter((x) => x.task === t).map((x) => x.method);
-    for (const m of ['piggyback', 'classifier', 'finetune']) assert.ok(methods.includes(m), `${t} lacks a ${m} row`);
+  for (const b of ['a1', 'a2']) {
+    for (const t of tasks) {
+      const methods = rows.filter((x) => x.backbone === b && x.task === t).map((x) => x.method).sort();
+      assert.deepEqual(methods, ['classifier', 'finetune', 'piggyback', 'piggyback-51-steps'], `${b}/${t}`);
+    }
   }
-  assert.ok(rows.some((x) => x.method === 'piggyback-ternary' && x.task === tasks[0]), 'ternary variant row');
   for (const x of rows) {
     const acc = Number(x.test_accuracy);
     assert.ok(acc >= 0 && acc <= 1, `accuracy ${x.test_accuracy}`);
-    assert.ok(Number(x.bytes) > 0 && Number(x.train_seconds) >= 0);
+    assert.ok(Number(x.bytes) > 0 && Number(x.steps) > 0);
+    if (x.method === 'classifier' || x.method === 'finetune') assert.equal(x.optimizer, 'sgd-momentum 0.9', 'the paper trains its baselines with SGD + momentum');
+    else assert.equal(x.optimizer, 'adam');
     if (x.method.startsWith('piggyback')) {
-      assert.ok(Number(x.sparsity) >= 0 && Number(x.sparsity) <= 1);
-      // Packed: 1 bit per weight (2 for the ternarizer) plus a header; stored may be compressed below that.
-      const raw = Number(x.raw_bits_per_weight);
-      const stored = Number(x.bits_per_weight);
-      assert.ok(x.method === 'piggyback-ternary' ? raw > 1.99 && raw < 2.1 : raw > 0.99 && raw < 1.1, `packed bits/weight ${raw} for ${x.method}`);
-      assert.ok(stored > 0 && stored <= raw + 1e-9, `stored bits/weight ${stored} for ${x.method}`);
+      const bits = Number(x.bits_per_weight);
+      assert.ok(bits > 0 && bits <= 1.1, `stored bits/weight ${bits}`);
+      assert.ok(Number(x.finetune_bytes) > 20 * Number(x.bytes), 'a fine-tuned copy costs far more than a mask');
     }
   }
-  const ft = rows.find((x) => x.method === 'finetune')!;
-  const pb = rows.find((x) => x.method === 'piggyback')!;
-  assert.equal(Number(ft.bits_per_weight), 32);
-  assert.ok(Number(ft.bytes) > 20 * Number(pb.bytes), 'a fine-tuned copy costs far more than a mask');
-
-  // No forgetting: every task (main + variant) re-evaluated to exactly its accuracy right after training.
-  assert.equal(r.forgetting.length, 1);
-  const f = r.forgetting[0];
-  assert.ok(f.passed, JSON.stringify(f));
-  assert.ok(f.backboneUnchanged);
-  assert.equal(f.tasks.length, tasks.length + 1);
-  for (const t of f.tasks) assert.equal(t.accuracyAtEnd, t.accuracyAfterTraining);
-
-  const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
-  for (const s of ['backend', 'commit', 'date', '## Measured results', '## Piggyback vs the baselines, per task', '## No forgetting', 'PASSED', '## Per-layer sparsity']) {
-    assert.ok(md.includes(s), `results.md lacks "${s}"`);
+  // Every method of a task saw the same training images.
+  for (const t of tasks) {
+    const n = new Set(rows.filter((x) => x.backbone === 'a1' && x.task === t && x.method !== 'piggyback-51-steps').map((x) => x.train_images));
+    assert.equal(n.size, 1, `${t}: ${[...n]}`);
   }
 
-  // The reports can be re-rendered from the run's result.json alone.
+  for (const r of rs) {
+    assert.ok(r.forgetting.passed, JSON.stringify(r.forgetting));
+    assert.equal(r.forgetting.tasks.length, 2 * tasks.length, 'main and 51-step tasks re-evaluated');
+    for (const t of r.forgetting.tasks) assert.equal(t.accuracyAtEnd, t.accuracyAfterTraining);
+  }
+
+  const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+  for (const s of ['a1: Piggyback', 'a2: fine-tune', 'a1: bits / weight', '## Setup', 'SGD, momentum 0.9', "## The schedule's effect", '## No forgetting', '**PASSED**', '## Per-layer sparsity', 'Quick mode']) {
+    assert.ok(md.includes(s), `results.md lacks "${s}"`);
+  }
+  // Re-rendered from the saved JSON alone: the same CSV.
   const again = path.join(root, 'again');
-  writeReportsFromJson(path.join(root, 'work', 'result.json'), again);
+  fs.mkdirSync(again);
+  await writeReports(readArchResults(out), again);
   assert.equal(fs.readFileSync(path.join(again, 'results.csv'), 'utf8'), csvText);
 });
