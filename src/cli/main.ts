@@ -69,7 +69,7 @@ export function buildProgram(): Command {
     .command('init')
     .description('create a mask project over a backbone')
     .argument('<project>', 'project folder to create')
-    .option('--backbone <model>', "model.json path, 'reference-cnn' (embedded default) or 'nsfwjs-mobilenetv2'", 'reference-cnn')
+    .option('--backbone <model>', "model.json path, an embedded backbone ('reference-cnn' default, 'vgg6', 'resnet8') or 'nsfwjs-mobilenetv2'", 'reference-cnn')
     .option('--cut-at <layer>', 'end the backbone at this layer (inclusive); default: before a final classifier (Dense + softmax/sigmoid/logits, and its dropout)')
     .option('--keep-top', 'keep the whole model, classifier layer included (no automatic cut)')
     .option('--input-size <n>', 'rebuild a fully convolutional backbone for n x n inputs', int('input-size'))
@@ -169,7 +169,7 @@ export function buildProgram(): Command {
     .command('relink')
     .description('point a project at another copy of its backbone (moved checkout, other machine); checks weights and layers')
     .argument('<project>', 'mask project folder')
-    .requiredOption('--backbone <model>', "model.json of the same backbone, or 'reference-cnn' for the embedded one")
+    .requiredOption('--backbone <model>', "model.json of the same backbone, or an embedded backbone's alias ('reference-cnn', 'vgg6', 'resnet8')")
     .addOption(backendOption())
     .option('--json', 'machine-readable output')
     .action(async (project: string, o) => {

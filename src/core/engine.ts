@@ -15,7 +15,7 @@ import { Backbone } from './model/backbone';
 import { findClassifierTop, readModelTopology, saveLayersModelFile, type ClassifierTop } from './model/modelIO';
 import { buildTaskModel } from './model/exportTask';
 import { extractNsfwjsMobilenet, MOBILENET_ALIAS, MOBILENET_DEFAULT_CUT } from './model/nsfwjsMobilenet';
-import { defaultBackbonePath } from './paths';
+import { builtinAliasOf, builtinBackbonePath, defaultBackbonePath } from './paths';
 import { MANIFEST_FILE } from './project/manifest';
 import { createProject as createProjectDir, openProject, taskDirOf, relinkBackbone as relinkProjectBackbone, type ProjectHandle } from './project/projectDir';
 import { forgettingFromMatrix, type ForgettingSummary } from './project/forgetting';
@@ -53,7 +53,7 @@ export interface BackendRequest {
 
 export interface CreateProjectRequest extends BackendRequest {
   projectDir: string;
-  /** Path to a TF.js LayersModel model.json, or an alias: 'reference-cnn' (default) or 'nsfwjs-mobilenetv2'. */
+  /** Path to a TF.js LayersModel model.json, or an alias: 'reference-cnn' (default), 'vgg6', 'resnet8' or 'nsfwjs-mobilenetv2'. */
   modelPath?: string;
   /**
    * Optional layer name: the backbone ends at (and includes) this layer. Without it a final
@@ -157,7 +157,9 @@ async function openWithBackbone(projectDir: string): Promise<{ handle: ProjectHa
 /** Resolves a backbone argument (an alias or a model.json path) to a model path, and the alias to store. */
 function resolveModelArg(req: { projectDir: string; modelPath?: string; cutAt?: string; inputSize?: number; keepTop?: boolean }): { modelPath: string; cutAt?: string; inputSize?: number; alias?: string } {
   const arg = req.modelPath ?? 'reference-cnn';
-  if (arg === 'reference-cnn' || arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt, alias: 'reference-cnn' };
+  if (arg === 'default') return { modelPath: defaultBackbonePath(), cutAt: req.cutAt, alias: 'reference-cnn' };
+  const embedded = builtinBackbonePath(arg);
+  if (embedded) return { modelPath: embedded, cutAt: req.cutAt, alias: arg };
   if (arg === MOBILENET_ALIAS) {
     const modelPath = extractNsfwjsMobilenet(path.join(req.projectDir, 'backbone'));
     return { modelPath, cutAt: req.cutAt ?? (req.keepTop ? undefined : MOBILENET_DEFAULT_CUT), inputSize: req.inputSize ?? 32 };
@@ -165,7 +167,8 @@ function resolveModelArg(req: { projectDir: string; modelPath?: string; cutAt?: 
   // The embedded model given by its path (as the extension does) is still the embedded backbone:
   // stored by alias, it survives the extension's versioned install folder changing on upgrade.
   const abs = path.resolve(arg);
-  if (abs === path.resolve(defaultBackbonePath())) return { modelPath: abs, cutAt: req.cutAt, alias: 'reference-cnn' };
+  const alias = builtinAliasOf(abs);
+  if (alias) return { modelPath: abs, cutAt: req.cutAt, alias };
   return { modelPath: abs, cutAt: req.cutAt, inputSize: req.inputSize };
 }
 

@@ -27,10 +27,19 @@ export function defaultBackbonePath(): string {
   return path.join(packageRoot(), 'models', 'reference-cnn', 'model.json');
 }
 
-/** Embedded backbones a project can name by alias instead of by path. */
-export const BUILTIN_BACKBONES = ['reference-cnn'] as const;
+/**
+ * Embedded backbones a project can name by alias instead of by path: the reference CNN, and
+ * the two GAP backbones `piggyback reproduce` uses (pretrained on QuickDraw's base categories).
+ */
+export const BUILTIN_BACKBONES = ['reference-cnn', 'vgg6', 'resnet8'] as const;
 
 /** model.json of an embedded backbone, or null for an unknown alias. */
 export function builtinBackbonePath(alias: string): string | null {
-  return alias === 'reference-cnn' ? defaultBackbonePath() : null;
+  return (BUILTIN_BACKBONES as readonly string[]).includes(alias) ? path.join(packageRoot(), 'models', alias, 'model.json') : null;
+}
+
+/** The alias of an embedded backbone's model.json path, or null. */
+export function builtinAliasOf(modelPath: string): string | null {
+  const abs = path.resolve(modelPath);
+  return BUILTIN_BACKBONES.find((a) => path.resolve(builtinBackbonePath(a) as string) === abs) ?? null;
 }

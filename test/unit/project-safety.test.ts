@@ -142,6 +142,21 @@ test('the embedded backbone is stored by alias and resolves to the installed cop
   assert.equal(openProject(legacy).modelPath, defaultBackbonePath());
 });
 
+test('the GAP backbones are embedded too: init by alias (or by their installed path) stores the alias', async () => {
+  const engine = await import('../../src/core/engine');
+  const { builtinBackbonePath } = await import('../../src/core/paths');
+  for (const alias of ['vgg6', 'resnet8']) {
+    const byAlias = path.join(tmpDir(), alias);
+    const s = await engine.createProject({ projectDir: byAlias, modelPath: alias, backend: 'wasm' });
+    assert.equal(readManifest(byAlias).backbone.alias, alias);
+    assert.equal(s.backbone.modelPath, builtinBackbonePath(alias));
+    assert.ok(s.layers.length >= 6 && s.layers.every((l) => l.kind === 'conv2d'), `${alias}: all masked layers are convs (GAP, no fc)`);
+    const byPath = path.join(tmpDir(), `${alias}-path`);
+    await engine.createProject({ projectDir: byPath, modelPath: builtinBackbonePath(alias) as string, backend: 'wasm' });
+    assert.equal(readManifest(byPath).backbone.alias, alias);
+  }
+});
+
 test('one damaged task is listed with its reason and null numbers; the others and the webview data stay valid', () => {
   const dir = newProject();
   saveTask(dir, artifacts('good', 1));
