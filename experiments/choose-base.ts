@@ -27,8 +27,14 @@ async function main(): Promise<void> {
   const out = outAt >= 0 ? args.splice(outAt, 2)[1] : null;
   const info = await initBackend('auto');
   const rows: Array<{ backbone: string; baseTask: string; task: string; valAccuracy: number; deadUnits: number; units: number }> = [];
+  const candidates: unknown[] = [];
   for (const model of args) {
     const pre = JSON.parse(fs.readFileSync(path.join(path.dirname(model), 'pretrain.json'), 'utf8'));
+    const o = pre.options;
+    candidates.push({
+      model, arch: pre.arch, baseTask: pre.baseTask, trainImages: pre.trainImages, testAccuracy: pre.testAccuracy, steps: o.epochs * Math.ceil(pre.trainImages / o.batchSize),
+      pretrainCommand: `piggyback pretrain --arch ${pre.arch} --dataset ${pre.baseTask} --epochs ${o.epochs} --decay-every ${o.lrDecayEvery} --batch-size ${o.batchSize} --lr-head ${o.lrHead} --out ${path.dirname(model)}`,
+    });
     const bb = await Backbone.load(model);
     const [height, width, channels] = bb.inputShape;
     for (const task of TASKS) {
@@ -56,7 +62,10 @@ async function main(): Promise<void> {
     lines.push(`| ${rs[0].baseTask} (\`${b}\`) | ${rs.map((r) => `${(100 * r.valAccuracy).toFixed(1)}% (${r.deadUnits} dead)`).join(' | ')} | ${(100 * mean).toFixed(1)}% |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (out) fs.writeFileSync(out, `${JSON.stringify({ rule: 'linear probe: classifier-only head, Adam 1e-3, 30 epochs, batch 32, seed 1; validation split (10% of train)', backend: info.detail, rows }, null, 1)}\n`);
+  if (out) fs.writeFileSync(out, `${JSON.stringify({
+    rule: 'a linear probe per task: the classifier-only head (Adam 1e-3, 30 epochs, batch 32, seed 1) on the frozen features, scored on the validation split (10% of the training images; never the test split)',
+    backend: info.detail, commands: [...candidates.map((c) => (c as { pretrainCommand: string }).pretrainCommand), `npx tsx experiments/choose-base.ts --out ${out} ${args.join(' ')}`], candidates, rows,
+  }, null, 1)}\n`);
 }
 
 main().catch((e) => {
