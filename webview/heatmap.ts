@@ -3,7 +3,7 @@
  * the task's mask switches off. One colour scale for the whole matrix so tasks compare.
  */
 import type { ProjectStats } from '../src/core/types';
-import { h, int, pct } from './dom';
+import { h, int, labelledSelect as select, pct } from './dom';
 import { makeScale, niceMax } from './colorScale';
 import { MatrixGrid, type MatrixSpec } from './matrixGrid';
 import { renderLegend } from './legend';
@@ -182,10 +182,4 @@ export class HeatmapView {
     if (!s) return;
     exportCsv('sparsity-heatmap', sparsityTable(s, shapeText));
   }
-}
-
-/** A labelled <select> for the toolbar. */
-function select(id: string, label: string, options: Array<[string, string]>): { el: HTMLElement; select: HTMLSelectElement } {
-  const sel = h('select', { id }, ...options.map(([v, t]) => h('option', { value: v, text: t })));
-  return { select: sel, el: h('label', { for: id, class: 'select-label' }, `${label} `, sel) };
 }

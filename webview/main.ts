@@ -1,5 +1,5 @@
 /**
- * Webview entry: restores persisted state, builds the three tabbed views, and routes
+ * Webview entry: restores persisted state, builds the tabbed views, and routes
  * validated host messages to them. Bundled by esbuild into one IIFE; defines no globals.
  */
 import type { ProjectStats } from '../src/core/types';
@@ -10,6 +10,7 @@ import { HeatmapView } from './heatmap';
 import { OverlapView } from './overlap';
 import { CurvesView } from './curves';
 import { RunsView } from './runs';
+import { DynamicsView } from './dynamics';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
@@ -28,11 +29,13 @@ function start(): void {
   const overlap = new OverlapView(ctx);
   const curves = new CurvesView(ctx);
   const runs = new RunsView(ctx);
+  const dynamics = new DynamicsView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
     curves: h('div', { class: 'panel' }, curves.el),
     runs: h('div', { class: 'panel' }, runs.el),
+    dynamics: h('div', { class: 'panel' }, dynamics.el),
   };
   const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
@@ -41,6 +44,7 @@ function start(): void {
       { id: 'overlap', label: 'Task overlap', panel: panels.overlap },
       { id: 'curves', label: 'Training curves', panel: panels.curves },
       { id: 'runs', label: 'Runs', panel: panels.runs },
+      { id: 'dynamics', label: 'Mask dynamics', panel: panels.dynamics },
     ],
     state.view,
     (id) => {
@@ -54,7 +58,7 @@ function start(): void {
   );
   const header = h('header', { class: 'header' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -63,6 +67,7 @@ function start(): void {
     overlap.update(stats);
     curves.update(stats);
     runs.update(stats);
+    dynamics.update(stats);
   };
   if (state.view === 'curves') curves.mount();
   setStats(state.stats);

@@ -16,8 +16,8 @@ import type {
   BaselineResult,
 } from '../core/types';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -98,6 +98,8 @@ export interface WebviewState {
   heatmapZoom: 'auto' | 'compact' | 'values';
   heatmapKind: 'all' | 'conv2d' | 'depthwise' | 'dense';
   heatmapSort: 'network' | 'sparsity';
+  /** Mask dynamics: the task whose per-epoch flips are shown (undefined: the first with per-layer history). */
+  dynamicsTask?: string;
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -148,6 +150,8 @@ function isEpochMetricsFields(o: Obj): boolean {
     isNumOrNull(o.valAccuracy) &&
     isNumArr(o.layerSparsity) &&
     isNum(o.bitsFlipped) &&
+    // Absent in history saved before per-layer flips were recorded (the dynamics view says so).
+    (o.layerBitsFlipped === undefined || isNumArr(o.layerBitsFlipped)) &&
     isNum(o.seconds)
   );
 }
@@ -343,6 +347,7 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (x.heatmapZoom === 'auto' || x.heatmapZoom === 'compact' || x.heatmapZoom === 'values') s.heatmapZoom = x.heatmapZoom;
   if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;
   if (x.heatmapSort === 'network' || x.heatmapSort === 'sparsity') s.heatmapSort = x.heatmapSort;
+  if (isStr(x.dynamicsTask)) s.dynamicsTask = x.dynamicsTask.slice(0, 200);
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;
