@@ -14,6 +14,7 @@ import { DynamicsView } from './dynamics';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
+import { onAnalysisReply } from './analysisClient';
 
 function reportError(err: unknown): void {
   const message = err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err);
@@ -98,6 +99,10 @@ function start(): void {
           break;
         case 'exportResult':
           notice.textContent = msg.ok ? `Saved ${msg.file}` : `Export failed: ${msg.message ?? msg.file}`;
+          break;
+        case 'analysisResult':
+        case 'analysisError':
+          onAnalysisReply(msg);
           break;
       }
     } catch (err) {

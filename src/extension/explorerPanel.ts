@@ -16,6 +16,7 @@ import {
   type ViewId,
 } from '../shared/protocol';
 import { makeNonce, renderWebviewHtml } from '../shared/webviewHtml';
+import { answerAnalysis } from './analysisHost';
 import type { Log } from './log';
 import type { ProjectModel } from './projectModel';
 
@@ -161,6 +162,9 @@ export class ExplorerPanel implements vscode.Disposable {
         break;
       case 'error':
         this.deps.log.error(`webview: ${m.message}`);
+        break;
+      case 'analyze':
+        this.post(await answerAnalysis(m.id, m.request, { projectDir: () => this.deps.model.dir, log: this.deps.log }));
         break;
     }
   }

@@ -15,6 +15,7 @@ import type {
   TrainOptions,
   BaselineResult,
 } from '../core/types';
+import type { LayerFilterReport } from '../core/project/filters';
 
 export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics';
 export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics'];
@@ -45,7 +46,33 @@ export interface ExportResultMessage {
   ok: boolean;
   message?: string;
 }
-export type HostToWebview = StateMessage | TrainEventMessage | ShowMessage | ExportResultMessage;
+/** What an 'analyze' request computed; `id` is the request's, so the webview can drop stale replies. */
+export interface AnalysisResultMessage {
+  type: 'analysisResult';
+  id: number;
+  result: AnalysisResult;
+}
+/** The engine's one-line message (e.g. missing scores.bin), shown as is. */
+export interface AnalysisErrorMessage {
+  type: 'analysisError';
+  id: number;
+  kind: AnalysisKind;
+  message: string;
+}
+export type HostToWebview = StateMessage | TrainEventMessage | ShowMessage | ExportResultMessage | AnalysisResultMessage | AnalysisErrorMessage;
+
+// ---------------------------------------------------------------- analyses (issue #10)
+
+/** Filter-level drill-down of one layer: computed by the host from the stored masks. */
+export interface FiltersRequest {
+  kind: 'filters';
+  layer: string;
+  diff?: [string, string];
+  positionsOf?: string;
+}
+export type AnalysisRequest = FiltersRequest;
+export type AnalysisKind = AnalysisRequest['kind'];
+export type AnalysisResult = { kind: 'filters'; report: LayerFilterReport };
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -68,7 +95,13 @@ export interface ErrorMessage {
   type: 'error';
   message: string;
 }
-export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage;
+/** Asks the host for an analysis; answered by an analysisResult or analysisError with the same id. */
+export interface AnalyzeMessage {
+  type: 'analyze';
+  id: number;
+  request: AnalysisRequest;
+}
+export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage | AnalyzeMessage;
 
 // ---------------------------------------------------------------- persisted state
 
@@ -272,6 +305,61 @@ export function isTrainEvent(x: unknown): x is TrainEvent {
   }
 }
 
+// ---------------------------------------------------------------- analysis validators
+
+const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters'];
+const isAnalysisKind = oneOf(ANALYSIS_KINDS);
+const isName = (x: unknown): x is string => isStr(x) && x.length > 0 && x.length <= 200;
+const isCount = (x: unknown): x is number => isInt(x) && x >= 0;
+const isCounts = (x: unknown, n: number): x is number[] => isArrOf(x, isCount) && x.length === n;
+
+function parseAnalysisRequest(x: unknown): AnalysisRequest | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.kind) {
+    case 'filters': {
+      if (!isName(x.layer)) return undefined;
+      if (x.diff !== undefined && !(isArrOf(x.diff, isName) && x.diff.length === 2)) return undefined;
+      if (x.positionsOf !== undefined && !isName(x.positionsOf)) return undefined;
+      return {
+        kind: 'filters',
+        layer: x.layer,
+        ...(x.diff ? { diff: [x.diff[0], x.diff[1]] as [string, string] } : {}),
+        ...(x.positionsOf !== undefined ? { positionsOf: x.positionsOf } : {}),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Every per-filter array has one entry per filter, every count fits in a filter. */
+export function isLayerFilterReport(x: unknown): x is LayerFilterReport {
+  if (!isObj(x) || !isLayer(x.layer) || !isCount(x.filters) || !isNum(x.weightsPerFilter)) return false;
+  const F = x.filters;
+  if (!(x.kernel === null || (isArrOf(x.kernel, isInt) && x.kernel.length === 2))) return false;
+  const isColumn = (c: unknown): c is unknown => isObj(c) && isName(c.task) && isCounts(c.kept, F) && isNumArr(c.fraction) && c.fraction.length === F && isArrOf(c.dead, isCount);
+  if (!isArrOf(x.tasks, isColumn) || !isArrOf(x.skipped, (v): v is unknown => isObj(v) && isStr(v.task) && isStr(v.reason))) return false;
+  const d = x.diff;
+  if (d !== undefined && !(isObj(d) && isName(d.a) && isName(d.b) && isCounts(d.both, F) && isCounts(d.aOnly, F) && isCounts(d.bOnly, F) && isCounts(d.neither, F))) return false;
+  const p = x.positions;
+  const k = x.kernel as [number, number] | null;
+  if (p !== undefined) {
+    if (!k || !isObj(p) || !isName(p.task) || !isCount(p.perPosition)) return false;
+    if (!(Array.isArray(p.kept) && p.kept.length === F && p.kept.every((row) => isCounts(row, k[0] * k[1])))) return false;
+  }
+  return true;
+}
+
+function parseAnalysisResult(x: unknown): AnalysisResult | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.kind) {
+    case 'filters':
+      return isLayerFilterReport(x.report) ? { kind: 'filters', report: x.report } : undefined;
+    default:
+      return undefined;
+  }
+}
+
 // ---------------------------------------------------------------- parsers
 
 export function parseHostMessage(x: unknown): HostToWebview | undefined {
@@ -291,6 +379,12 @@ export function parseHostMessage(x: unknown): HostToWebview | undefined {
       if (!isStr(x.file) || !isBool(x.ok)) return undefined;
       if (x.message !== undefined && !isStr(x.message)) return undefined;
       return { type: 'exportResult', file: x.file, ok: x.ok, ...(isStr(x.message) ? { message: x.message } : {}) };
+    case 'analysisResult': {
+      const result = parseAnalysisResult(x.result);
+      return isInt(x.id) && result ? { type: 'analysisResult', id: x.id, result } : undefined;
+    }
+    case 'analysisError':
+      return isInt(x.id) && isAnalysisKind(x.kind) && isStr(x.message) ? { type: 'analysisError', id: x.id, kind: x.kind, message: x.message.slice(0, 2000) } : undefined;
     default:
       return undefined;
   }
@@ -321,6 +415,10 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
       return isStr(x.task) && x.task.length > 0 ? { type: 'openTask', task: x.task } : undefined;
     case 'error':
       return isStr(x.message) ? { type: 'error', message: x.message.slice(0, 10_000) } : undefined;
+    case 'analyze': {
+      const request = parseAnalysisRequest(x.request);
+      return isInt(x.id) && request ? { type: 'analyze', id: x.id, request } : undefined;
+    }
     default:
       return undefined;
   }

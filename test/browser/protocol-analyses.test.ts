@@ -1,7 +1,8 @@
 /** Protocol validators of the analysis views (issue #10): no browser needed. */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parseHostMessage, parseWebviewState } from '../../src/shared/protocol';
+import { parseHostMessage, parseWebviewMessage, parseWebviewState } from '../../src/shared/protocol';
+import { LAYERS } from './fixture';
 import { makeStats } from './fixture';
 
 describe('protocol: analysis views', () => {
@@ -14,5 +15,30 @@ describe('protocol: analysis views', () => {
     assert.equal(parseHostMessage({ type: 'state', stats: bad }), undefined);
     assert.equal(parseWebviewState({ view: 'dynamics', dynamicsTask: 'mnist' }).dynamicsTask, 'mnist');
     assert.equal(parseWebviewState({ view: 'dynamics', dynamicsTask: 3 }).dynamicsTask, undefined);
+  });
+
+  it('analyze requests: filters with an optional pair and kernel task, nothing else', () => {
+    const ok = { type: 'analyze', id: 1, request: { kind: 'filters', layer: 'conv2', diff: ['a', 'b'], positionsOf: 'a' } };
+    assert.deepEqual(parseWebviewMessage(ok), ok);
+    assert.deepEqual(parseWebviewMessage({ type: 'analyze', id: 2, request: { kind: 'filters', layer: 'conv2', extra: 1 } }), { type: 'analyze', id: 2, request: { kind: 'filters', layer: 'conv2' } });
+    assert.equal(parseWebviewMessage({ ...ok, id: 1.5 }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, request: { kind: 'filters', layer: '' } }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, request: { kind: 'filters', layer: 'c', diff: ['a'] } }), undefined);
+    assert.equal(parseWebviewMessage({ ...ok, request: { kind: 'train', layer: 'c' } }), undefined);
+  });
+
+  it('filter reports: every per-filter array has one entry per filter', () => {
+    const report = {
+      layer: LAYERS[0], filters: 2, weightsPerFilter: 27, kernel: [3, 3], skipped: [],
+      tasks: [{ task: 'a', kept: [0, 27], fraction: [0, 1], dead: [0] }],
+      positions: { task: 'a', perPosition: 3, kept: [[0, 0, 0, 0, 0, 0, 0, 0, 0], [3, 3, 3, 3, 3, 3, 3, 3, 3]] },
+    };
+    const msg = { type: 'analysisResult', id: 4, result: { kind: 'filters', report } };
+    assert.deepEqual(parseHostMessage(msg), msg);
+    assert.equal(parseHostMessage({ ...msg, result: { kind: 'filters', report: { ...report, filters: 3 } } }), undefined);
+    assert.equal(parseHostMessage({ ...msg, result: { kind: 'filters', report: { ...report, positions: { ...report.positions, kept: [[0], [1]] } } } }), undefined);
+    assert.equal(parseHostMessage({ ...msg, result: { kind: 'filters', report: { ...report, kernel: null } } }), undefined, 'positions need a kernel');
+    assert.deepEqual(parseHostMessage({ type: 'analysisError', id: 4, kind: 'filters', message: 'x' }), { type: 'analysisError', id: 4, kind: 'filters', message: 'x' });
+    assert.equal(parseHostMessage({ type: 'analysisError', id: 4, kind: 'nope', message: 'x' }), undefined);
   });
 });

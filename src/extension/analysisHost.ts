@@ -1,0 +1,51 @@
+/**
+ * Answers the explorer's 'analyze' requests (issue #10). Cheap ones (filter counts from the
+ * packed masks) run here in the host; heavy ones (TF.js) go to the analysis worker. No vscode
+ * import, so it is unit-tested directly.
+ */
+import { performance } from 'node:perf_hooks';
+import { isPiggybackError } from '../core/errors';
+import { analyzeLayerFilters } from '../core/project/filters';
+import type { AnalysisRequest, AnalysisResult, HostToWebview } from '../shared/protocol';
+import { JobError } from './jobErrors';
+
+export interface AnalysisHostDeps {
+  /** The open project, if any. */
+  projectDir(): string | undefined;
+  log: { info(line: string): void; error(line: string): void };
+}
+
+/** Filter counts are a few ms even on MobileNetV2; past this the log says so (then move it to the worker). */
+const SLOW_HOST_MS = 50;
+
+export async function runAnalysis(req: AnalysisRequest, deps: AnalysisHostDeps): Promise<AnalysisResult> {
+  const dir = deps.projectDir();
+  if (!dir) throw new Error('no mask project is open');
+  switch (req.kind) {
+    case 'filters': {
+      const t0 = performance.now();
+      const report = analyzeLayerFilters(dir, req.layer, { diff: req.diff, positionsOf: req.positionsOf });
+      const ms = performance.now() - t0;
+      if (ms > SLOW_HOST_MS) deps.log.info(`filter drill-down of ${req.layer} took ${ms.toFixed(0)} ms on the extension host`);
+      return { kind: 'filters', report };
+    }
+  }
+}
+
+/** One line for the user: the engine's own message when it has one. */
+export function analysisErrorLine(e: unknown): string {
+  if (isPiggybackError(e)) return e.oneLine();
+  if (e instanceof JobError) return e.info.line;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The reply to post for request `id`: its result, or its error as one line. */
+export async function answerAnalysis(id: number, req: AnalysisRequest, deps: AnalysisHostDeps): Promise<HostToWebview> {
+  try {
+    return { type: 'analysisResult', id, result: await runAnalysis(req, deps) };
+  } catch (e) {
+    const message = analysisErrorLine(e);
+    deps.log.error(`${req.kind} analysis failed: ${message}`);
+    return { type: 'analysisError', id, kind: req.kind, message };
+  }
+}

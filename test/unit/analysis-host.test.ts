@@ -1,0 +1,38 @@
+/**
+ * The host side of the explorer's 'analyze' requests: filter drill-down answered from the
+ * stored masks (equal to core's analyzeLayerFilters), the engine's error line passed as is,
+ * and every reply passes the shared protocol parser the webview uses.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { answerAnalysis } from '../../src/extension/analysisHost';
+import { analyzeLayerFilters } from '../../src/core/project/filters';
+import { saveTask } from '../../src/core/project/taskFiles';
+import { parseHostMessage } from '../../src/shared/protocol';
+import { artifacts, newProject } from '../helpers/storeFixtures';
+
+const quiet = { info: () => undefined, error: () => undefined };
+
+test('filters: the host answers with the core report, which the webview parser accepts', async () => {
+  const dir = newProject();
+  saveTask(dir, artifacts('a', 1));
+  saveTask(dir, artifacts('b', 2));
+  const reply = await answerAnalysis(7, { kind: 'filters', layer: 'conv2', diff: ['a', 'b'], positionsOf: 'b' }, { projectDir: () => dir, log: quiet });
+  assert.equal(reply.type, 'analysisResult');
+  const expected = analyzeLayerFilters(dir, 'conv2', { diff: ['a', 'b'], positionsOf: 'b' });
+  assert.deepEqual(reply, { type: 'analysisResult', id: 7, result: { kind: 'filters', report: expected } });
+  assert.deepEqual(parseHostMessage(JSON.parse(JSON.stringify(reply))), reply);
+});
+
+test('filters: an unknown layer or no project is one error line for the same request id', async () => {
+  const dir = newProject();
+  const errors: string[] = [];
+  const reply = await answerAnalysis(3, { kind: 'filters', layer: 'nope' }, { projectDir: () => dir, log: { ...quiet, error: (l) => errors.push(l) } });
+  assert.equal(reply.type, 'analysisError');
+  assert.ok(reply.type === 'analysisError' && reply.id === 3 && reply.kind === 'filters');
+  assert.match(reply.type === 'analysisError' ? reply.message : '', /no masked layer named "nope"/);
+  assert.equal(errors.length, 1);
+  assert.deepEqual(parseHostMessage(reply), reply);
+  const none = await answerAnalysis(4, { kind: 'filters', layer: 'conv2' }, { projectDir: () => undefined, log: quiet });
+  assert.deepEqual(none, { type: 'analysisError', id: 4, kind: 'filters', message: 'no mask project is open' });
+});
