@@ -11,6 +11,7 @@ import { OverlapView } from './overlap';
 import { CurvesView } from './curves';
 import { RunsView } from './runs';
 import { DynamicsView } from './dynamics';
+import { ForgettingView } from './forgetting';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
@@ -31,12 +32,14 @@ function start(): void {
   const curves = new CurvesView(ctx);
   const runs = new RunsView(ctx);
   const dynamics = new DynamicsView(ctx);
+  const forgetting = new ForgettingView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
     curves: h('div', { class: 'panel' }, curves.el),
     runs: h('div', { class: 'panel' }, runs.el),
     dynamics: h('div', { class: 'panel' }, dynamics.el),
+    forgetting: h('div', { class: 'panel' }, forgetting.el),
   };
   const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
@@ -46,6 +49,7 @@ function start(): void {
       { id: 'curves', label: 'Training curves', panel: panels.curves },
       { id: 'runs', label: 'Runs', panel: panels.runs },
       { id: 'dynamics', label: 'Mask dynamics', panel: panels.dynamics },
+      { id: 'forgetting', label: 'Forgetting', panel: panels.forgetting },
     ],
     state.view,
     (id) => {
@@ -59,7 +63,7 @@ function start(): void {
   );
   const header = h('header', { class: 'header' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -69,6 +73,7 @@ function start(): void {
     curves.update(stats);
     runs.update(stats);
     dynamics.update(stats);
+    forgetting.update(stats);
   };
   if (state.view === 'curves') curves.mount();
   setStats(state.stats);

@@ -7,12 +7,18 @@ import { performance } from 'node:perf_hooks';
 import { isPiggybackError } from '../core/errors';
 import { analyzeLayerFilters } from '../core/project/filters';
 import type { AnalysisRequest, AnalysisResult, HostToWebview } from '../shared/protocol';
+import type { BackendPreference } from '../core/backend';
 import { JobError } from './jobErrors';
+import type { JobRequest, JobResults } from './workerProtocol';
 
 export interface AnalysisHostDeps {
   /** The open project, if any. */
   projectDir(): string | undefined;
   log: { info(line: string): void; error(line: string): void };
+  /** The piggyback.backend setting. */
+  backend?(): BackendPreference;
+  /** Runs a one-off engine job in a fresh worker (JobRunner: one at a time, cancellable). */
+  runJob?<K extends JobRequest['kind']>(job: Extract<JobRequest, { kind: K }>, title: string): Promise<JobResults[K]>;
 }
 
 /** Filter counts are a few ms even on MobileNetV2; past this the log says so (then move it to the worker). */
@@ -28,6 +34,11 @@ export async function runAnalysis(req: AnalysisRequest, deps: AnalysisHostDeps):
       const ms = performance.now() - t0;
       if (ms > SLOW_HOST_MS) deps.log.info(`filter drill-down of ${req.layer} took ${ms.toFixed(0)} ms on the extension host`);
       return { kind: 'filters', report };
+    }
+    case 'forgetting': {
+      if (!deps.runJob) throw new Error('the forgetting matrix needs the engine worker');
+      const matrix = await deps.runJob({ kind: 'forgetting', req: { projectDir: dir, backend: deps.backend?.() } }, 're-evaluating every task (forgetting matrix)');
+      return { kind: 'forgetting', matrix };
     }
   }
 }

@@ -16,9 +16,11 @@ import {
   type ViewId,
 } from '../shared/protocol';
 import { makeNonce, renderWebviewHtml } from '../shared/webviewHtml';
-import { answerAnalysis } from './analysisHost';
+import { answerAnalysis, type AnalysisHostDeps } from './analysisHost';
 import type { Log } from './log';
 import type { ProjectModel } from './projectModel';
+import type { JobRunner } from './jobRunner';
+import { backendSetting } from './settings';
 
 export const EXPLORER_VIEW_TYPE = 'piggyback.explorer';
 
@@ -26,6 +28,8 @@ export interface PanelDeps {
   extensionUri: vscode.Uri;
   model: ProjectModel;
   log: Log;
+  /** Runs the analyses the explorer asks for (forgetting matrix, …) in a worker. */
+  runner?: JobRunner;
 }
 
 function styleFile(webviewDir: string): string {
@@ -164,9 +168,19 @@ export class ExplorerPanel implements vscode.Disposable {
         this.deps.log.error(`webview: ${m.message}`);
         break;
       case 'analyze':
-        this.post(await answerAnalysis(m.id, m.request, { projectDir: () => this.deps.model.dir, log: this.deps.log }));
+        this.post(await answerAnalysis(m.id, m.request, this.analysisDeps()));
         break;
     }
+  }
+
+  private analysisDeps(): AnalysisHostDeps {
+    const runner = this.deps.runner;
+    return {
+      projectDir: () => this.deps.model.dir,
+      log: this.deps.log,
+      backend: backendSetting,
+      runJob: runner ? (job, title) => runner.run(job, { title }) : undefined,
+    };
   }
 
   private async export(m: ExportMessage): Promise<void> {

@@ -51,6 +51,8 @@ async function run(job: JobRequest): Promise<unknown> {
       return engine.relinkBackbone(job.req);
     case 'rethreshold':
       return engine.rethresholdTask(job.req, abort.signal);
+    case 'forgetting':
+      return engine.forgettingMatrix(job.req, undefined, abort.signal);
   }
 }
 

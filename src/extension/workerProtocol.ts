@@ -1,8 +1,10 @@
 /** Messages between the extension host (jobRunner.ts) and the engine worker (worker.ts). Plain JSON only. */
 import type {
+  BackendRequest,
   BaselineRequest,
   CreateProjectRequest,
   EvaluateRequest,
+  ForgettingMatrixResult,
   RelinkRequest,
   RethresholdRequest,
   RethresholdResult,
@@ -18,7 +20,8 @@ export type JobRequest =
   | { kind: 'createProject'; req: CreateProjectRequest }
   | { kind: 'deleteTask'; projectDir: string; task: string }
   | { kind: 'relink'; req: RelinkRequest }
-  | { kind: 'rethreshold'; req: RethresholdRequest };
+  | { kind: 'rethreshold'; req: RethresholdRequest }
+  | { kind: 'forgetting'; req: BackendRequest & { projectDir: string } };
 
 export interface JobResults {
   train: TaskStats;
@@ -28,6 +31,7 @@ export interface JobResults {
   deleteTask: null;
   relink: ProjectStats;
   rethreshold: RethresholdResult;
+  forgetting: ForgettingMatrixResult;
 }
 
 export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };

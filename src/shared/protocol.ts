@@ -16,9 +16,10 @@ import type {
   BaselineResult,
 } from '../core/types';
 import type { LayerFilterReport } from '../core/project/filters';
+import type { ForgettingMatrixResult } from '../core/engine';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -70,9 +71,15 @@ export interface FiltersRequest {
   diff?: [string, string];
   positionsOf?: string;
 }
-export type AnalysisRequest = FiltersRequest;
+/** Every task re-evaluated from its stored files (engine.forgettingMatrix, in the worker). */
+export interface ForgettingRequest {
+  kind: 'forgetting';
+}
+export type AnalysisRequest = FiltersRequest | ForgettingRequest;
 export type AnalysisKind = AnalysisRequest['kind'];
-export type AnalysisResult = { kind: 'filters'; report: LayerFilterReport };
+export type AnalysisResult =
+  | { kind: 'filters'; report: LayerFilterReport }
+  | { kind: 'forgetting'; matrix: ForgettingMatrixResult };
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -307,7 +314,7 @@ export function isTrainEvent(x: unknown): x is TrainEvent {
 
 // ---------------------------------------------------------------- analysis validators
 
-const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters'];
+const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting'];
 const isAnalysisKind = oneOf(ANALYSIS_KINDS);
 const isName = (x: unknown): x is string => isStr(x) && x.length > 0 && x.length <= 200;
 const isCount = (x: unknown): x is number => isInt(x) && x >= 0;
@@ -327,6 +334,8 @@ function parseAnalysisRequest(x: unknown): AnalysisRequest | undefined {
         ...(x.positionsOf !== undefined ? { positionsOf: x.positionsOf } : {}),
       };
     }
+    case 'forgetting':
+      return { kind: 'forgetting' };
     default:
       return undefined;
   }
@@ -350,11 +359,34 @@ export function isLayerFilterReport(x: unknown): x is LayerFilterReport {
   return true;
 }
 
+const isNumOrNullArr = (x: unknown, n: number): x is Array<number | null> => isArrOf(x, isNumOrNull) && x.length === n;
+
+/** Square over the tasks, and every per-task list as long as the task list. */
+export function isForgettingMatrix(x: unknown): x is ForgettingMatrixResult {
+  if (!isObj(x) || !isArrOf(x.tasks, isStr)) return false;
+  const T = x.tasks.length;
+  return (
+    isSquare(x.accuracy, T) &&
+    isNumOrNullArr(x.trainedAccuracy, T) &&
+    isNumOrNullArr(x.reevaluated, T) &&
+    isNumOrNullArr(x.forgetting, T) &&
+    isNumOrNull(x.bwt) &&
+    isNumOrNull(x.meanForgetting) &&
+    isArrOf(x.baselines, (b): b is unknown => isObj(b) && isNumOrNull(b.classifier) && isNumOrNull(b.finetune)) &&
+    x.baselines.length === T &&
+    isArrOf(x.damaged, (d): d is unknown => isObj(d) && isStr(d.task) && isStr(d.reason)) &&
+    isBool(x.zeroForgetting) &&
+    isStr(x.backend)
+  );
+}
+
 function parseAnalysisResult(x: unknown): AnalysisResult | undefined {
   if (!isObj(x)) return undefined;
   switch (x.kind) {
     case 'filters':
       return isLayerFilterReport(x.report) ? { kind: 'filters', report: x.report } : undefined;
+    case 'forgetting':
+      return isForgettingMatrix(x.matrix) ? { kind: 'forgetting', matrix: x.matrix } : undefined;
     default:
       return undefined;
   }

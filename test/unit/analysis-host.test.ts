@@ -36,3 +36,21 @@ test('filters: an unknown layer or no project is one error line for the same req
   const none = await answerAnalysis(4, { kind: 'filters', layer: 'conv2' }, { projectDir: () => undefined, log: quiet });
   assert.deepEqual(none, { type: 'analysisError', id: 4, kind: 'filters', message: 'no mask project is open' });
 });
+
+test('forgetting: runs engine.forgettingMatrix as a worker job for the open project and backend', async () => {
+  const jobs: unknown[] = [];
+  const matrix = { tasks: [], accuracy: [], trainedAccuracy: [], reevaluated: [], baselines: [], damaged: [], zeroForgetting: false, forgetting: [], bwt: null, meanForgetting: null, backend: 'cpu' };
+  const deps = {
+    projectDir: () => '/p', log: quiet, backend: () => 'wasm' as const,
+    runJob: async (job: unknown, title: string) => {
+      jobs.push({ job, title });
+      return matrix as never;
+    },
+  };
+  assert.deepEqual(await answerAnalysis(9, { kind: 'forgetting' }, deps), { type: 'analysisResult', id: 9, result: { kind: 'forgetting', matrix } });
+  assert.deepEqual(jobs, [{ job: { kind: 'forgetting', req: { projectDir: '/p', backend: 'wasm' } }, title: 're-evaluating every task (forgetting matrix)' }]);
+  // A busy runner's JobError line reaches the webview as is.
+  const { JobError } = await import('../../src/extension/jobErrors');
+  const busy = await answerAnalysis(10, { kind: 'forgetting' }, { ...deps, runJob: async () => { throw new JobError({ code: 'BUSY', line: 'another Piggyback job is running (training "x")' }); } });
+  assert.deepEqual(busy, { type: 'analysisError', id: 10, kind: 'forgetting', message: 'another Piggyback job is running (training "x")' });
+});
