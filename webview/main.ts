@@ -12,6 +12,7 @@ import { CurvesView } from './curves';
 import { RunsView } from './runs';
 import { DynamicsView } from './dynamics';
 import { ForgettingView } from './forgetting';
+import { WhatIfView } from './whatIf';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
@@ -33,6 +34,7 @@ function start(): void {
   const runs = new RunsView(ctx);
   const dynamics = new DynamicsView(ctx);
   const forgetting = new ForgettingView(ctx);
+  const whatIf = new WhatIfView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
@@ -40,6 +42,7 @@ function start(): void {
     runs: h('div', { class: 'panel' }, runs.el),
     dynamics: h('div', { class: 'panel' }, dynamics.el),
     forgetting: h('div', { class: 'panel' }, forgetting.el),
+    whatif: h('div', { class: 'panel' }, whatIf.el),
   };
   const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
@@ -50,6 +53,7 @@ function start(): void {
       { id: 'runs', label: 'Runs', panel: panels.runs },
       { id: 'dynamics', label: 'Mask dynamics', panel: panels.dynamics },
       { id: 'forgetting', label: 'Forgetting', panel: panels.forgetting },
+      { id: 'whatif', label: 'Threshold what-if', panel: panels.whatif },
     ],
     state.view,
     (id) => {
@@ -59,11 +63,12 @@ function start(): void {
       ctx.persist();
       // Chart.js measures its container, so it is created the first time its tab is visible.
       if (id === 'curves') curves.mount();
+      if (id === 'whatif') whatIf.mount();
     },
   );
   const header = h('header', { class: 'header' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, panels.whatif, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -74,8 +79,10 @@ function start(): void {
     runs.update(stats);
     dynamics.update(stats);
     forgetting.update(stats);
+    whatIf.update(stats);
   };
   if (state.view === 'curves') curves.mount();
+  if (state.view === 'whatif') whatIf.mount();
   setStats(state.stats);
 
   window.addEventListener('message', (ev: MessageEvent) => {
@@ -118,6 +125,7 @@ function start(): void {
   onThemeChange(() => {
     theme = readTheme();
     curves.applyTheme(theme);
+    whatIf.applyTheme(theme);
   });
   ctx.persist();
   post({ type: 'ready' });

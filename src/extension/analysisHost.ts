@@ -10,6 +10,7 @@ import type { AnalysisRequest, AnalysisResult, HostToWebview } from '../shared/p
 import type { BackendPreference } from '../core/backend';
 import { JobError } from './jobErrors';
 import type { JobRequest, JobResults } from './workerProtocol';
+import { SUPERSEDED } from './workerSession';
 
 export interface AnalysisHostDeps {
   /** The open project, if any. */
@@ -19,6 +20,8 @@ export interface AnalysisHostDeps {
   backend?(): BackendPreference;
   /** Runs a one-off engine job in a fresh worker (JobRunner: one at a time, cancellable). */
   runJob?<K extends JobRequest['kind']>(job: Extract<JobRequest, { kind: K }>, title: string): Promise<JobResults[K]>;
+  /** Runs an interactive engine call in the long-lived worker (WorkerSession: warm caches, newest call wins). */
+  callWorker?<K extends JobRequest['kind']>(job: Extract<JobRequest, { kind: K }>): Promise<JobResults[K]>;
 }
 
 /** Filter counts are a few ms even on MobileNetV2; past this the log says so (then move it to the worker). */
@@ -40,6 +43,11 @@ export async function runAnalysis(req: AnalysisRequest, deps: AnalysisHostDeps):
       const matrix = await deps.runJob({ kind: 'forgetting', req: { projectDir: dir, backend: deps.backend?.() } }, 're-evaluating every task (forgetting matrix)');
       return { kind: 'forgetting', matrix };
     }
+    case 'rethreshold': {
+      if (!deps.callWorker) throw new Error('the threshold what-if needs the engine worker');
+      const result = await deps.callWorker({ kind: 'rethreshold', req: { projectDir: dir, task: req.task, thresholds: req.thresholds, backend: deps.backend?.() } });
+      return { kind: 'rethreshold', result };
+    }
   }
 }
 
@@ -56,7 +64,8 @@ export async function answerAnalysis(id: number, req: AnalysisRequest, deps: Ana
     return { type: 'analysisResult', id, result: await runAnalysis(req, deps) };
   } catch (e) {
     const message = analysisErrorLine(e);
-    deps.log.error(`${req.kind} analysis failed: ${message}`);
+    // A slider move replaced by a newer one is not a failure (the webview drops it anyway).
+    if (!(e instanceof JobError && e.info.code === SUPERSEDED)) deps.log.error(`${req.kind} analysis failed: ${message}`);
     return { type: 'analysisError', id, kind: req.kind, message };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Entry of dist/worker.js: runs one engine job (TF.js work) off the extension host's
  * event loop. Receives {type:'run', job}, streams TrainEvents, answers with one
- * 'result' or 'error'. {type:'cancel'} aborts the job's AbortController.
+ * 'result' or 'error'. {type:'cancel'} aborts the job's AbortController. A long-lived
+ * WorkerSession instead sends {type:'call', id, job} repeatedly, answered by 'reply'/'replyError'.
  */
 import { parentPort } from 'node:worker_threads';
 import * as engine from '../core/engine';
@@ -59,6 +60,14 @@ async function run(job: JobRequest): Promise<unknown> {
 port.on('message', (m: HostToWorker) => {
   if (m.type === 'cancel') {
     abort.abort();
+    return;
+  }
+  if (m.type === 'call') {
+    // WorkerSession sends one call at a time and waits for its answer.
+    run(m.job).then(
+      (result) => post({ type: 'reply', id: m.id, result: result ?? null }),
+      (e: unknown) => post({ type: 'replyError', id: m.id, error: serializeError(e) }),
+    );
     return;
   }
   if (m.type !== 'run' || started) return;

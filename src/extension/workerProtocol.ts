@@ -34,10 +34,16 @@ export interface JobResults {
   forgetting: ForgettingMatrixResult;
 }
 
-export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };
+/**
+ * 'run' is JobRunner's one job per worker. 'call' is WorkerSession's: many in a row in one
+ * long-lived worker, so the engine's in-process caches (what-if probe set, decoded scores) stay warm.
+ */
+export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' } | { type: 'call'; id: number; job: JobRequest };
 
 export type WorkerToHost =
   | { type: 'event'; event: TrainEvent }
   | { type: 'log'; message: string }
   | { type: 'result'; result: unknown }
-  | { type: 'error'; error: SerializedError };
+  | { type: 'error'; error: SerializedError }
+  | { type: 'reply'; id: number; result: unknown }
+  | { type: 'replyError'; id: number; error: SerializedError };

@@ -16,10 +16,10 @@ import type {
   BaselineResult,
 } from '../core/types';
 import type { LayerFilterReport } from '../core/project/filters';
-import type { ForgettingMatrixResult } from '../core/engine';
+import type { ForgettingMatrixResult, RethresholdResult } from '../core/engine';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting' | 'whatif';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting', 'whatif'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -75,11 +75,20 @@ export interface FiltersRequest {
 export interface ForgettingRequest {
   kind: 'forgetting';
 }
-export type AnalysisRequest = FiltersRequest | ForgettingRequest;
+/** Threshold what-if: the task's stored scores re-binarised at each threshold (engine.rethresholdTask, in the worker). */
+export interface WhatIfRequest {
+  kind: 'rethreshold';
+  task: string;
+  thresholds: number[];
+}
+/** At most this many thresholds per request (a sweep). */
+export const MAX_WHATIF_THRESHOLDS = 32;
+export type AnalysisRequest = FiltersRequest | ForgettingRequest | WhatIfRequest;
 export type AnalysisKind = AnalysisRequest['kind'];
 export type AnalysisResult =
   | { kind: 'filters'; report: LayerFilterReport }
-  | { kind: 'forgetting'; matrix: ForgettingMatrixResult };
+  | { kind: 'forgetting'; matrix: ForgettingMatrixResult }
+  | { kind: 'rethreshold'; result: RethresholdResult };
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -108,7 +117,13 @@ export interface AnalyzeMessage {
   id: number;
   request: AnalysisRequest;
 }
-export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage | AnalyzeMessage;
+/** "Save as task…": the host asks for a name and runs the Re-threshold command's save path (the original task is never altered). */
+export interface SaveThresholdMessage {
+  type: 'saveThreshold';
+  task: string;
+  threshold: number;
+}
+export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage | AnalyzeMessage | SaveThresholdMessage;
 
 // ---------------------------------------------------------------- persisted state
 
@@ -140,6 +155,8 @@ export interface WebviewState {
   heatmapSort: 'network' | 'sparsity';
   /** Mask dynamics: the task whose per-epoch flips are shown (undefined: the first with per-layer history). */
   dynamicsTask?: string;
+  /** Threshold what-if: the task the slider works on. */
+  whatIfTask?: string;
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -314,7 +331,7 @@ export function isTrainEvent(x: unknown): x is TrainEvent {
 
 // ---------------------------------------------------------------- analysis validators
 
-const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting'];
+const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting', 'rethreshold'];
 const isAnalysisKind = oneOf(ANALYSIS_KINDS);
 const isName = (x: unknown): x is string => isStr(x) && x.length > 0 && x.length <= 200;
 const isCount = (x: unknown): x is number => isInt(x) && x >= 0;
@@ -336,6 +353,9 @@ function parseAnalysisRequest(x: unknown): AnalysisRequest | undefined {
     }
     case 'forgetting':
       return { kind: 'forgetting' };
+    case 'rethreshold':
+      if (!isName(x.task) || !isArrOf(x.thresholds, isThreshold) || x.thresholds.length < 1 || x.thresholds.length > MAX_WHATIF_THRESHOLDS) return undefined;
+      return { kind: 'rethreshold', task: x.task, thresholds: x.thresholds.slice() };
     default:
       return undefined;
   }
@@ -357,6 +377,19 @@ export function isLayerFilterReport(x: unknown): x is LayerFilterReport {
     if (!(Array.isArray(p.kept) && p.kept.length === F && p.kept.every((row) => isCounts(row, k[0] * k[1])))) return false;
   }
   return true;
+}
+
+const isThreshold = (x: unknown): x is number => isNum(x) && x >= 0;
+
+const isWhatIfPoint = (x: unknown): x is unknown =>
+  isObj(x) && isNum(x.threshold) && isNumArr(x.layerSparsity) && isNum(x.sparsity) && isNum(x.bitsPerMaskedWeight) && isNum(x.probeAccuracy);
+
+export function isRethresholdResult(x: unknown): x is RethresholdResult {
+  return (
+    isObj(x) && isName(x.task) && isNum(x.trainedThreshold) &&
+    isObj(x.probe) && (x.probe.split === 'val' || x.probe.split === 'test') && isCount(x.probe.count) &&
+    isNum(x.scoresBytes) && isArrOf(x.points, isWhatIfPoint) && (x.savedAs === null || isStr(x.savedAs))
+  );
 }
 
 const isNumOrNullArr = (x: unknown, n: number): x is Array<number | null> => isArrOf(x, isNumOrNull) && x.length === n;
@@ -387,6 +420,8 @@ function parseAnalysisResult(x: unknown): AnalysisResult | undefined {
       return isLayerFilterReport(x.report) ? { kind: 'filters', report: x.report } : undefined;
     case 'forgetting':
       return isForgettingMatrix(x.matrix) ? { kind: 'forgetting', matrix: x.matrix } : undefined;
+    case 'rethreshold':
+      return isRethresholdResult(x.result) ? { kind: 'rethreshold', result: x.result } : undefined;
     default:
       return undefined;
   }
@@ -451,6 +486,8 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
       const request = parseAnalysisRequest(x.request);
       return isInt(x.id) && request ? { type: 'analyze', id: x.id, request } : undefined;
     }
+    case 'saveThreshold':
+      return isName(x.task) && isThreshold(x.threshold) ? { type: 'saveThreshold', task: x.task, threshold: x.threshold } : undefined;
     default:
       return undefined;
   }
@@ -478,6 +515,7 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;
   if (x.heatmapSort === 'network' || x.heatmapSort === 'sparsity') s.heatmapSort = x.heatmapSort;
   if (isStr(x.dynamicsTask)) s.dynamicsTask = x.dynamicsTask.slice(0, 200);
+  if (isStr(x.whatIfTask)) s.whatIfTask = x.whatIfTask.slice(0, 200);
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;

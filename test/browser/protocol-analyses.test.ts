@@ -41,4 +41,20 @@ describe('protocol: analysis views', () => {
     assert.deepEqual(parseHostMessage({ type: 'analysisError', id: 4, kind: 'filters', message: 'x' }), { type: 'analysisError', id: 4, kind: 'filters', message: 'x' });
     assert.equal(parseHostMessage({ type: 'analysisError', id: 4, kind: 'nope', message: 'x' }), undefined);
   });
+
+  it('what-if requests, results and save: thresholds are finite and non-negative, at most 32', () => {
+    const req = { type: 'analyze', id: 5, request: { kind: 'rethreshold', task: 'a', thresholds: [0, 0.004] } };
+    assert.deepEqual(parseWebviewMessage(req), req);
+    assert.equal(parseWebviewMessage({ ...req, request: { kind: 'rethreshold', task: 'a', thresholds: [] } }), undefined);
+    assert.equal(parseWebviewMessage({ ...req, request: { kind: 'rethreshold', task: 'a', thresholds: [-1] } }), undefined);
+    assert.equal(parseWebviewMessage({ ...req, request: { kind: 'rethreshold', task: 'a', thresholds: new Array(33).fill(0) } }), undefined);
+    assert.deepEqual(parseWebviewMessage({ type: 'saveThreshold', task: 'a', threshold: 0.004 }), { type: 'saveThreshold', task: 'a', threshold: 0.004 });
+    assert.equal(parseWebviewMessage({ type: 'saveThreshold', task: 'a', threshold: Number.NaN }), undefined);
+    const result = { task: 'a', trainedThreshold: 5e-3, probe: { split: 'val', count: 512 }, scoresBytes: 10, savedAs: null, points: [{ threshold: 0.004, layerSparsity: [0.1], sparsity: 0.1, bitsPerMaskedWeight: 0.9, probeAccuracy: 0.8 }] };
+    const msg = { type: 'analysisResult', id: 5, result: { kind: 'rethreshold', result } };
+    assert.deepEqual(parseHostMessage(msg), msg);
+    assert.equal(parseHostMessage({ ...msg, result: { kind: 'rethreshold', result: { ...result, probe: { split: 'train', count: 1 } } } }), undefined);
+    assert.equal(parseHostMessage({ ...msg, result: { kind: 'rethreshold', result: { ...result, points: [{ threshold: 0.004 }] } } }), undefined);
+    assert.equal(parseWebviewState({ whatIfTask: 'a' }).whatIfTask, 'a');
+  });
 });

@@ -54,3 +54,26 @@ test('forgetting: runs engine.forgettingMatrix as a worker job for the open proj
   const busy = await answerAnalysis(10, { kind: 'forgetting' }, { ...deps, runJob: async () => { throw new JobError({ code: 'BUSY', line: 'another Piggyback job is running (training "x")' }); } });
   assert.deepEqual(busy, { type: 'analysisError', id: 10, kind: 'forgetting', message: 'another Piggyback job is running (training "x")' });
 });
+
+test('rethreshold: goes to the long-lived worker; the engine line (missing scores) comes back as is; superseded moves are not logged as failures', async () => {
+  const calls: unknown[] = [];
+  const errors: string[] = [];
+  const { JobError } = await import('../../src/extension/jobErrors');
+  const { SUPERSEDED } = await import('../../src/extension/workerSession');
+  const r = { task: 'a', trainedThreshold: 5e-3, probe: { split: 'val', count: 512 }, scoresBytes: 10, points: [], savedAs: null };
+  const deps = {
+    projectDir: () => '/p', log: { info: () => undefined, error: (l: string) => errors.push(l) }, backend: () => 'cpu' as const,
+    callWorker: async (job: unknown) => {
+      calls.push(job);
+      return r as never;
+    },
+  };
+  assert.deepEqual(await answerAnalysis(1, { kind: 'rethreshold', task: 'a', thresholds: [0.004] }, deps), { type: 'analysisResult', id: 1, result: { kind: 'rethreshold', result: r } });
+  assert.deepEqual(calls, [{ kind: 'rethreshold', req: { projectDir: '/p', task: 'a', thresholds: [0.004], backend: 'cpu' } }]);
+  const line = "scores were not stored for task 'a' (trained before scores were kept, or storage is turned off for this project) (retrain the task to re-threshold it)";
+  const missing = await answerAnalysis(2, { kind: 'rethreshold', task: 'a', thresholds: [0.004] }, { ...deps, callWorker: async () => { throw new JobError({ code: 'FILE_NOT_FOUND', line }); } });
+  assert.deepEqual(missing, { type: 'analysisError', id: 2, kind: 'rethreshold', message: line });
+  assert.equal(errors.length, 1);
+  await answerAnalysis(3, { kind: 'rethreshold', task: 'a', thresholds: [0.004] }, { ...deps, callWorker: async () => { throw new JobError({ code: SUPERSEDED, line: 'superseded by a newer request' }); } });
+  assert.equal(errors.length, 1, 'a superseded move is not an error in the log');
+});
