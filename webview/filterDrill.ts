@@ -6,7 +6,7 @@
  */
 import type { LayerFilterReport } from '../src/core/project/filters';
 import type { ProjectStats } from '../src/core/types';
-import { announce, h, int, labelledSelect, pct } from './dom';
+import { h, int, labelledSelect, pct } from './dom';
 import { makeScale, rgbCss, textOn } from './colorScale';
 import { MatrixGrid, type MatrixSpec } from './matrixGrid';
 import { renderLegend } from './legend';
@@ -69,8 +69,8 @@ export class FilterDrill {
     fill(this.diffB.select, other);
     fill(this.posTask.select, task);
     this.el.hidden = false;
+    // No announce(): the cell's own description stays in the live region; the drill's status line (role=status) speaks for it.
     this.request();
-    announce(`Filters of layer ${layer} shown below the heatmap`);
   }
 
   close(): void {
