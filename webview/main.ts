@@ -13,6 +13,7 @@ import { RunsView } from './runs';
 import { DynamicsView } from './dynamics';
 import { ForgettingView } from './forgetting';
 import { WhatIfView } from './whatIf';
+import { InferenceView } from './inference';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
@@ -35,6 +36,7 @@ function start(): void {
   const dynamics = new DynamicsView(ctx);
   const forgetting = new ForgettingView(ctx);
   const whatIf = new WhatIfView(ctx);
+  const inference = new InferenceView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
@@ -43,6 +45,7 @@ function start(): void {
     dynamics: h('div', { class: 'panel' }, dynamics.el),
     forgetting: h('div', { class: 'panel' }, forgetting.el),
     whatif: h('div', { class: 'panel' }, whatIf.el),
+    inference: h('div', { class: 'panel' }, inference.el),
   };
   const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
@@ -54,6 +57,7 @@ function start(): void {
       { id: 'dynamics', label: 'Mask dynamics', panel: panels.dynamics },
       { id: 'forgetting', label: 'Forgetting', panel: panels.forgetting },
       { id: 'whatif', label: 'Threshold what-if', panel: panels.whatif },
+      { id: 'inference', label: 'Task inference', panel: panels.inference },
     ],
     state.view,
     (id) => {
@@ -68,7 +72,7 @@ function start(): void {
   );
   const header = h('header', { class: 'header' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, panels.whatif, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, panels.whatif, panels.inference, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -80,6 +84,7 @@ function start(): void {
     dynamics.update(stats);
     forgetting.update(stats);
     whatIf.update(stats);
+    inference.update(stats);
   };
   if (state.view === 'curves') curves.mount();
   if (state.view === 'whatif') whatIf.mount();

@@ -48,6 +48,17 @@ export async function runAnalysis(req: AnalysisRequest, deps: AnalysisHostDeps):
       const result = await deps.callWorker({ kind: 'rethreshold', req: { projectDir: dir, task: req.task, thresholds: req.thresholds, backend: deps.backend?.() } });
       return { kind: 'rethreshold', result };
     }
+    case 'similarity': {
+      // The long-lived worker: its probe-set cache is the what-if's, and a second pair skips TF.js start-up.
+      if (!deps.callWorker) throw new Error('CKA needs the engine worker');
+      const result = await deps.callWorker({ kind: 'similarity', req: { projectDir: dir, taskA: req.taskA, taskB: req.taskB, backend: deps.backend?.() } });
+      return { kind: 'similarity', result };
+    }
+    case 'inference': {
+      if (!deps.runJob) throw new Error('task inference needs the engine worker');
+      const result = await deps.runJob({ kind: 'inference', req: { projectDir: dir, backend: deps.backend?.() } }, 'task inference over every task');
+      return { kind: 'inference', result };
+    }
   }
 }
 

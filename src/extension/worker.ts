@@ -54,6 +54,10 @@ async function run(job: JobRequest): Promise<unknown> {
       return engine.rethresholdTask(job.req, abort.signal);
     case 'forgetting':
       return engine.forgettingMatrix(job.req, undefined, abort.signal);
+    case 'similarity':
+      return engine.taskSimilarity(job.req);
+    case 'inference':
+      return engine.inferTasks(job.req);
   }
 }
 

@@ -8,6 +8,10 @@ import type {
   RelinkRequest,
   RethresholdRequest,
   RethresholdResult,
+  SimilarityRequest,
+  SimilarityResult,
+  TaskInferenceRequest,
+  TaskInferenceResult,
   TrainTaskRequest,
 } from '../core/engine';
 import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
@@ -21,7 +25,9 @@ export type JobRequest =
   | { kind: 'deleteTask'; projectDir: string; task: string }
   | { kind: 'relink'; req: RelinkRequest }
   | { kind: 'rethreshold'; req: RethresholdRequest }
-  | { kind: 'forgetting'; req: BackendRequest & { projectDir: string } };
+  | { kind: 'forgetting'; req: BackendRequest & { projectDir: string } }
+  | { kind: 'similarity'; req: SimilarityRequest }
+  | { kind: 'inference'; req: TaskInferenceRequest };
 
 export interface JobResults {
   train: TaskStats;
@@ -32,6 +38,8 @@ export interface JobResults {
   relink: ProjectStats;
   rethreshold: RethresholdResult;
   forgetting: ForgettingMatrixResult;
+  similarity: SimilarityResult;
+  inference: TaskInferenceResult;
 }
 
 /**

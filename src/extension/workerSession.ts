@@ -1,8 +1,9 @@
 /**
  * One long-lived engine worker for interactive analyses (the threshold slider): the engine
  * caches the probe set and the decoded scores per process, so only the first call pays for
- * loading them. Calls run one at a time; while one runs, a newer call replaces the one
- * waiting (it is answered 'superseded'), so a fast slider never queues stale work. The worker
+ * loading them. Calls run one at a time; while one runs, a newer call replaces the waiting one
+ * of the same kind (answered 'superseded'), so a fast slider never queues stale work and
+ * never drops another view's request. The worker
  * stops after an idle period and is started again on the next call; a crash rejects the call
  * in flight and the next call gets a fresh worker. No vscode import (unit-tested with a fake).
  */
@@ -29,7 +30,8 @@ export const SUPERSEDED = 'SUPERSEDED';
 export class WorkerSession {
   private worker: WorkerLike | undefined;
   private running: (Call & { id: number }) | undefined;
-  private waiting: Call | undefined;
+  /** At most one waiting call per job kind, in arrival order. */
+  private readonly waiting: Call[] = [];
   private nextId = 1;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
@@ -43,17 +45,18 @@ export class WorkerSession {
   call<K extends JobRequest['kind']>(job: Extract<JobRequest, { kind: K }>): Promise<JobResults[K]> {
     if (this.disposed) return Promise.reject(new JobError({ code: 'CANCELLED', line: 'the explorer was closed' }));
     return new Promise<JobResults[K]>((resolve, reject) => {
-      this.waiting?.reject(new JobError({ code: SUPERSEDED, line: 'superseded by a newer request' }));
-      this.waiting = { job, resolve: resolve as (v: unknown) => void, reject };
+      const i = this.waiting.findIndex((c) => c.job.kind === job.kind);
+      if (i >= 0) this.waiting.splice(i, 1)[0].reject(new JobError({ code: SUPERSEDED, line: 'superseded by a newer request' }));
+      this.waiting.push({ job, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
 
   private pump(): void {
-    if (this.running || !this.waiting) return;
+    const next = this.running ? undefined : this.waiting.shift();
+    if (!next) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    const c = { ...this.waiting, id: this.nextId++ };
-    this.waiting = undefined;
+    const c = { ...next, id: this.nextId++ };
     this.running = c;
     this.ensureWorker().postMessage({ type: 'call', id: c.id, job: c.job });
   }
@@ -86,7 +89,7 @@ export class WorkerSession {
 
   /** After each answer: the next waiting call, or an idle timer that stops the worker. */
   private settled(): void {
-    if (this.waiting) {
+    if (this.waiting.length) {
       this.pump();
       return;
     }
@@ -111,8 +114,7 @@ export class WorkerSession {
   dispose(): void {
     this.disposed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.waiting?.reject(new JobError({ code: 'CANCELLED', line: 'the explorer was closed' }));
-    this.waiting = undefined;
+    for (const c of this.waiting.splice(0)) c.reject(new JobError({ code: 'CANCELLED', line: 'the explorer was closed' }));
     const c = this.running;
     this.running = undefined;
     c?.reject(new JobError({ code: 'CANCELLED', line: 'the explorer was closed' }));

@@ -16,10 +16,10 @@ import type {
   BaselineResult,
 } from '../core/types';
 import type { LayerFilterReport } from '../core/project/filters';
-import type { ForgettingMatrixResult, RethresholdResult } from '../core/engine';
+import type { ForgettingMatrixResult, RethresholdResult, SimilarityResult, TaskInferenceResult } from '../core/engine';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting' | 'whatif';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting', 'whatif'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting' | 'whatif' | 'inference';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting', 'whatif', 'inference'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -83,12 +83,24 @@ export interface WhatIfRequest {
 }
 /** At most this many thresholds per request (a sweep). */
 export const MAX_WHATIF_THRESHOLDS = 32;
-export type AnalysisRequest = FiltersRequest | ForgettingRequest | WhatIfRequest;
+/** Linear CKA per masked layer between two tasks' networks (engine.taskSimilarity, in the worker). */
+export interface SimilarityAnalysisRequest {
+  kind: 'similarity';
+  taskA: string;
+  taskB: string;
+}
+/** Which task's network is most confident on each task's test images (engine.inferTasks, in the worker). */
+export interface InferenceRequest {
+  kind: 'inference';
+}
+export type AnalysisRequest = FiltersRequest | ForgettingRequest | WhatIfRequest | SimilarityAnalysisRequest | InferenceRequest;
 export type AnalysisKind = AnalysisRequest['kind'];
 export type AnalysisResult =
   | { kind: 'filters'; report: LayerFilterReport }
   | { kind: 'forgetting'; matrix: ForgettingMatrixResult }
-  | { kind: 'rethreshold'; result: RethresholdResult };
+  | { kind: 'rethreshold'; result: RethresholdResult }
+  | { kind: 'similarity'; result: SimilarityResult }
+  | { kind: 'inference'; result: TaskInferenceResult };
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -331,7 +343,7 @@ export function isTrainEvent(x: unknown): x is TrainEvent {
 
 // ---------------------------------------------------------------- analysis validators
 
-const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting', 'rethreshold'];
+const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting', 'rethreshold', 'similarity', 'inference'];
 const isAnalysisKind = oneOf(ANALYSIS_KINDS);
 const isName = (x: unknown): x is string => isStr(x) && x.length > 0 && x.length <= 200;
 const isCount = (x: unknown): x is number => isInt(x) && x >= 0;
@@ -356,6 +368,10 @@ function parseAnalysisRequest(x: unknown): AnalysisRequest | undefined {
     case 'rethreshold':
       if (!isName(x.task) || !isArrOf(x.thresholds, isThreshold) || x.thresholds.length < 1 || x.thresholds.length > MAX_WHATIF_THRESHOLDS) return undefined;
       return { kind: 'rethreshold', task: x.task, thresholds: x.thresholds.slice() };
+    case 'similarity':
+      return isName(x.taskA) && isName(x.taskB) ? { kind: 'similarity', taskA: x.taskA, taskB: x.taskB } : undefined;
+    case 'inference':
+      return { kind: 'inference' };
     default:
       return undefined;
   }
@@ -392,6 +408,22 @@ export function isRethresholdResult(x: unknown): x is RethresholdResult {
   );
 }
 
+export function isSimilarityResult(x: unknown): x is SimilarityResult {
+  return (
+    isObj(x) && isName(x.taskA) && isName(x.taskB) &&
+    isObj(x.probe) && isStr(x.probe.task) && (x.probe.split === 'val' || x.probe.split === 'test') && isCount(x.probe.count) &&
+    isArrOf(x.layers, (l): l is unknown => isObj(l) && isStr(l.name) && isNum(l.cka) && isNumOrNull(l.jaccard)) &&
+    isNum(x.seconds)
+  );
+}
+
+/** Square counts over the tasks, one image count per task. */
+export function isInferenceResult(x: unknown): x is TaskInferenceResult {
+  if (!isObj(x) || !isArrOf(x.tasks, isStr)) return false;
+  const T = x.tasks.length;
+  return Array.isArray(x.confusion) && x.confusion.length === T && x.confusion.every((r) => isCounts(r, T)) && isNum(x.accuracy) && isCounts(x.imagesPerTask, T);
+}
+
 const isNumOrNullArr = (x: unknown, n: number): x is Array<number | null> => isArrOf(x, isNumOrNull) && x.length === n;
 
 /** Square over the tasks, and every per-task list as long as the task list. */
@@ -422,6 +454,10 @@ function parseAnalysisResult(x: unknown): AnalysisResult | undefined {
       return isForgettingMatrix(x.matrix) ? { kind: 'forgetting', matrix: x.matrix } : undefined;
     case 'rethreshold':
       return isRethresholdResult(x.result) ? { kind: 'rethreshold', result: x.result } : undefined;
+    case 'similarity':
+      return isSimilarityResult(x.result) ? { kind: 'similarity', result: x.result } : undefined;
+    case 'inference':
+      return isInferenceResult(x.result) ? { kind: 'inference', result: x.result } : undefined;
     default:
       return undefined;
   }

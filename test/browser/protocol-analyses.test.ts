@@ -57,4 +57,17 @@ describe('protocol: analysis views', () => {
     assert.equal(parseHostMessage({ ...msg, result: { kind: 'rethreshold', result: { ...result, points: [{ threshold: 0.004 }] } } }), undefined);
     assert.equal(parseWebviewState({ whatIfTask: 'a' }).whatIfTask, 'a');
   });
+
+  it('similarity and inference: requests name their tasks, results are checked for shape', () => {
+    assert.deepEqual(parseWebviewMessage({ type: 'analyze', id: 1, request: { kind: 'similarity', taskA: 'a', taskB: 'b' } }), { type: 'analyze', id: 1, request: { kind: 'similarity', taskA: 'a', taskB: 'b' } });
+    assert.equal(parseWebviewMessage({ type: 'analyze', id: 1, request: { kind: 'similarity', taskA: 'a' } }), undefined);
+    assert.deepEqual(parseWebviewMessage({ type: 'analyze', id: 2, request: { kind: 'inference' } }), { type: 'analyze', id: 2, request: { kind: 'inference' } });
+    const sim = { taskA: 'a', taskB: 'b', probe: { task: 'a', split: 'val', count: 8 }, layers: [{ name: 'c', cka: 0.5, jaccard: null }], seconds: 1 };
+    assert.equal(parseHostMessage({ type: 'analysisResult', id: 1, result: { kind: 'similarity', result: sim } })?.type, 'analysisResult');
+    assert.equal(parseHostMessage({ type: 'analysisResult', id: 1, result: { kind: 'similarity', result: { ...sim, layers: [{ name: 'c', cka: 'x' }] } } }), undefined);
+    const inf = { tasks: ['a', 'b'], confusion: [[3, 1], [0, 4]], accuracy: 0.875, imagesPerTask: [4, 4] };
+    assert.equal(parseHostMessage({ type: 'analysisResult', id: 2, result: { kind: 'inference', result: inf } })?.type, 'analysisResult');
+    assert.equal(parseHostMessage({ type: 'analysisResult', id: 2, result: { kind: 'inference', result: { ...inf, confusion: [[3, 1]] } } }), undefined, 'square');
+    assert.equal(parseHostMessage({ type: 'analysisResult', id: 2, result: { kind: 'inference', result: { ...inf, confusion: [[3, -1], [0, 4]] } } }), undefined, 'counts');
+  });
 });

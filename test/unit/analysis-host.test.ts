@@ -77,3 +77,26 @@ test('rethreshold: goes to the long-lived worker; the engine line (missing score
   await answerAnalysis(3, { kind: 'rethreshold', task: 'a', thresholds: [0.004] }, { ...deps, callWorker: async () => { throw new JobError({ code: SUPERSEDED, line: 'superseded by a newer request' }); } });
   assert.equal(errors.length, 1, 'a superseded move is not an error in the log');
 });
+
+test('similarity goes to the long-lived worker, inference to a one-off job, both for the open project', async () => {
+  const calls: unknown[] = [];
+  const deps = {
+    projectDir: () => '/p', log: quiet, backend: () => 'auto' as const,
+    callWorker: async (job: unknown) => {
+      calls.push(['session', job]);
+      return { taskA: 'a', taskB: 'b' } as never;
+    },
+    runJob: async (job: unknown, title: string) => {
+      calls.push(['job', job, title]);
+      return { tasks: ['a', 'b'] } as never;
+    },
+  };
+  const sim = await answerAnalysis(1, { kind: 'similarity', taskA: 'a', taskB: 'b' }, deps);
+  assert.deepEqual(sim, { type: 'analysisResult', id: 1, result: { kind: 'similarity', result: { taskA: 'a', taskB: 'b' } } });
+  const inf = await answerAnalysis(2, { kind: 'inference' }, deps);
+  assert.deepEqual(inf, { type: 'analysisResult', id: 2, result: { kind: 'inference', result: { tasks: ['a', 'b'] } } });
+  assert.deepEqual(calls, [
+    ['session', { kind: 'similarity', req: { projectDir: '/p', taskA: 'a', taskB: 'b', backend: 'auto' } }],
+    ['job', { kind: 'inference', req: { projectDir: '/p', backend: 'auto' } }, 'task inference over every task'],
+  ]);
+});

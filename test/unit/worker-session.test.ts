@@ -75,3 +75,21 @@ test('a crash rejects the call in flight and the next call gets a fresh worker; 
   assert.equal(workers[1].terminated, true, 'stopped when idle');
   s.dispose();
 });
+
+test('a waiting call is replaced only by a newer call of the same kind', async () => {
+  const w = new FakeWorker();
+  const s = new WorkerSession(() => w as unknown as WorkerLike, { info: () => undefined }, 60_000);
+  const a = s.call(job(1));
+  const cka = s.call({ kind: 'similarity', req: { projectDir: '/p', taskA: 'a', taskB: 'b' } });
+  const b = s.call(job(2));
+  w.answer('r1');
+  assert.equal(await a, 'r1');
+  await tick();
+  assert.equal((w.sent[1] as { job: JobRequest }).job.kind, 'similarity', 'the other kind was kept, in arrival order');
+  w.answer('cka');
+  assert.equal(await cka, 'cka');
+  await tick();
+  w.answer('r2');
+  assert.equal(await b, 'r2');
+  s.dispose();
+});
