@@ -70,7 +70,7 @@ export class ForgettingView {
     if (key(stats) !== key(this.stats)) {
       this.computed = null;
       this.channel.cancel();
-      this.run.disabled = false;
+      this.run.removeAttribute('aria-busy');
       this.status.textContent = '';
     }
     this.stats = stats;
@@ -78,19 +78,21 @@ export class ForgettingView {
   }
 
   private reevaluate(): void {
-    this.run.disabled = true;
+    // One run at a time. The button stays enabled (a disabled button drops keyboard focus) but says it is busy.
+    if (this.channel.busy) return;
+    this.run.setAttribute('aria-busy', 'true');
     this.status.textContent = 'Re-evaluating every task from its stored files in the worker…';
     this.channel.send(
       { kind: 'forgetting' },
       (r) => {
-        this.run.disabled = false;
+        this.run.removeAttribute('aria-busy');
         if (r.kind !== 'forgetting') return;
         this.computed = r.matrix;
         this.status.textContent = forgettingStatement(r.matrix);
         this.render();
       },
       (message) => {
-        this.run.disabled = false;
+        this.run.removeAttribute('aria-busy');
         this.status.textContent = message;
       },
     );
@@ -116,7 +118,7 @@ export class ForgettingView {
       this.body.replaceChildren(h('p', { class: 'empty', text: 'No tasks yet: train a task to see its accuracy as later tasks are added.' }));
       return;
     }
-    if (!this.channel.busy) this.run.disabled = false;
+    this.run.disabled = false;
     const shown: Shown = this.computed ? { ...this.computed, computed: this.computed } : this.storedShown(s);
     this.shown = shown;
     const { tasks, accuracy } = shown;

@@ -44,10 +44,11 @@ export class InferenceView {
       this.key = key;
       this.result = undefined;
       this.channel.cancel();
+      this.run.removeAttribute('aria-busy');
       this.status.textContent = '';
     }
     const trained = stats?.tasks.filter((t) => t.state === 'trained').length ?? 0;
-    this.run.disabled = trained < 2 || this.channel.busy;
+    this.run.disabled = trained < 2;
     if (!this.result) {
       this.spec = undefined;
       this.body.replaceChildren(h('p', { class: 'empty', text: trained < 2 ? 'Task inference needs at least two trained tasks.' : 'Press Run task inference: every task\u2019s network scores every task\u2019s test images (up to 100 each) in the worker.' }));
@@ -55,19 +56,21 @@ export class InferenceView {
   }
 
   private infer(): void {
-    this.run.disabled = true;
+    // One run at a time; enabled but busy, so keyboard focus stays on the button.
+    if (this.channel.busy) return;
+    this.run.setAttribute('aria-busy', 'true');
     this.status.textContent = 'Running every task\u2019s network on every task\u2019s test images in the worker…';
     this.channel.send(
       { kind: 'inference' },
       (r) => {
-        this.run.disabled = false;
+        this.run.removeAttribute('aria-busy');
         if (r.kind !== 'inference') return;
         this.result = r.result;
         this.status.textContent = `The most confident network was the images\u2019 own task for ${pct(r.result.accuracy, 2)} of ${int(r.result.imagesPerTask.reduce((a, b) => a + b, 0))} test images (chance: ${pct(1 / r.result.tasks.length, 1)}).`;
         this.render(r.result);
       },
       (message) => {
-        this.run.disabled = false;
+        this.run.removeAttribute('aria-busy');
         this.status.textContent = message;
       },
     );

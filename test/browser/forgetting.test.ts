@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { ForgettingMatrixResult } from '../../src/core/engine';
 import { parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
 import { TASK_NAMES, makeStats } from './fixture';
-import { clearPosted, openPage, send, waitPosted, type Harness } from './harness';
+import { clearPosted, openPage, posted, send, waitPosted, type Harness } from './harness';
 
 const ACC = [0, 1, 2].map((t) => 0.9 + 0.02 * t); // the fixture's testAccuracy per task
 
@@ -35,11 +35,14 @@ async function reevaluate(m: ForgettingMatrixResult): Promise<void> {
   const req = await waitPosted(page, 'analyze');
   assert.deepEqual(parseWebviewMessage(req), req);
   assert.deepEqual(req.request, { kind: 'forgetting' });
-  assert.equal(await page.isDisabled('button[data-action="reevaluate"]'), true, 'one run at a time');
+  assert.equal(await page.getAttribute('button[data-action="reevaluate"]', 'aria-busy'), 'true', 'busy while it runs');
+  // One run at a time: a second press while busy sends nothing.
+  await page.click('section[data-view="forgetting"] button[data-action="reevaluate"]');
+  assert.equal((await posted(page)).filter((x) => x.type === 'analyze').length, 1);
   const reply = { type: 'analysisResult' as const, id: req.id, result: { kind: 'forgetting' as const, matrix: m } };
   assert.deepEqual(parseHostMessage(reply), reply);
   await send(page, reply);
-  await page.waitForFunction(() => !(document.querySelector('button[data-action="reevaluate"]') as HTMLButtonElement).disabled);
+  await page.waitForFunction(() => !document.querySelector('button[data-action="reevaluate"]')?.hasAttribute('aria-busy'));
 }
 
 for (const theme of ['dark', 'light'] as const) {
@@ -92,7 +95,7 @@ for (const theme of ['dark', 'light'] as const) {
       const req = await waitPosted(page, 'analyze');
       await send(page, { type: 'analysisError', id: req.id, kind: 'forgetting', message: 'another Piggyback job is running (training "svhn")' });
       await page.waitForFunction(() => document.querySelector('.forgetting-status')?.textContent?.startsWith('another'));
-      assert.equal(await page.isDisabled('button[data-action="reevaluate"]'), false);
+      assert.equal(await page.getAttribute('button[data-action="reevaluate"]', 'aria-busy'), null);
     });
   });
 }
