@@ -198,6 +198,10 @@ export class ExplorerPanel implements vscode.Disposable {
       backend: backendSetting,
       runJob: runner ? (job, title) => runner.run(job, { title }) : undefined,
       callWorker: (job) => this.session.call(job),
+      maskEntries: () => {
+        const s = this.deps.model.stats;
+        return s ? s.backbone.maskedParams * s.tasks.length : 0;
+      },
     };
   }
 

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as engine from '../core/engine';
 import { storeNotices } from '../core/project/projectDir';
+import { analyzeLayerFilters } from '../core/project/filters';
 import type { TrainEvent } from '../core/types';
 import { serializeError } from './jobErrors';
 import type { HostToWorker, JobRequest, WorkerToHost } from './workerProtocol';
@@ -58,6 +59,8 @@ async function run(job: JobRequest): Promise<unknown> {
       return engine.taskSimilarity(job.req);
     case 'inference':
       return engine.inferTasks(job.req);
+    case 'filters':
+      return analyzeLayerFilters(job.req.projectDir, job.req.layer, { diff: job.req.diff, positionsOf: job.req.positionsOf });
   }
 }
 

@@ -15,6 +15,7 @@ import type {
   TrainTaskRequest,
 } from '../core/engine';
 import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
+import type { LayerFilterReport } from '../core/project/filters';
 import type { SerializedError } from './jobErrors';
 
 export type JobRequest =
@@ -27,7 +28,8 @@ export type JobRequest =
   | { kind: 'rethreshold'; req: RethresholdRequest }
   | { kind: 'forgetting'; req: BackendRequest & { projectDir: string } }
   | { kind: 'similarity'; req: SimilarityRequest }
-  | { kind: 'inference'; req: TaskInferenceRequest };
+  | { kind: 'inference'; req: TaskInferenceRequest }
+  | { kind: 'filters'; req: { projectDir: string; layer: string; diff?: [string, string]; positionsOf?: string } };
 
 export interface JobResults {
   train: TaskStats;
@@ -40,6 +42,7 @@ export interface JobResults {
   forgetting: ForgettingMatrixResult;
   similarity: SimilarityResult;
   inference: TaskInferenceResult;
+  filters: LayerFilterReport;
 }
 
 /**

@@ -100,3 +100,20 @@ test('similarity goes to the long-lived worker, inference to a one-off job, both
     ['job', { kind: 'inference', req: { projectDir: '/p', backend: 'auto' } }, 'task inference over every task'],
   ]);
 });
+
+test('filters: a small project is counted on the host, a big one in the worker', async () => {
+  const dir = newProject();
+  saveTask(dir, artifacts('a', 1));
+  const { HOST_FILTER_ENTRIES } = await import('../../src/extension/analysisHost');
+  const calls: unknown[] = [];
+  const callWorker = async (job: unknown) => {
+    calls.push(job);
+    return analyzeLayerFilters(dir, 'conv1') as never;
+  };
+  const small = await answerAnalysis(1, { kind: 'filters', layer: 'conv1' }, { projectDir: () => dir, log: quiet, callWorker, maskEntries: () => HOST_FILTER_ENTRIES });
+  assert.equal(small.type, 'analysisResult');
+  assert.equal(calls.length, 0, 'on the host');
+  const big = await answerAnalysis(2, { kind: 'filters', layer: 'conv1', positionsOf: 'a' }, { projectDir: () => dir, log: quiet, callWorker, maskEntries: () => HOST_FILTER_ENTRIES + 1 });
+  assert.equal(big.type, 'analysisResult');
+  assert.deepEqual(calls, [{ kind: 'filters', req: { projectDir: dir, layer: 'conv1', diff: undefined, positionsOf: 'a' } }]);
+});
