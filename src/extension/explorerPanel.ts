@@ -215,7 +215,9 @@ export class ExplorerPanel implements vscode.Disposable {
     });
     if (!name) return;
     const args: RethresholdArgs = { project: this.deps.model.dir, task, thresholds: [threshold], saveAs: name };
-    await vscode.commands.executeCommand('piggyback.rethresholdTask', args);
+    // The command reports its own errors; it returns the new task's name when it saved one.
+    const saved = await vscode.commands.executeCommand<string | undefined>('piggyback.rethresholdTask', args);
+    if (saved) void vscode.window.showInformationMessage(`Piggyback: saved "${task}" at threshold ${threshold} as task "${saved}" ("${task}" is unchanged).`);
   }
 
   private async export(m: ExportMessage): Promise<void> {
