@@ -25,6 +25,7 @@ import { backendSetting } from './settings';
 import { WorkerSession } from './workerSession';
 import { validateTaskName } from './commands/pickers';
 import type { RethresholdArgs } from './commands/rethreshold';
+import type { CommandResult } from './commands/guard';
 
 export const EXPLORER_VIEW_TYPE = 'piggyback.explorer';
 
@@ -215,9 +216,9 @@ export class ExplorerPanel implements vscode.Disposable {
     });
     if (!name) return;
     const args: RethresholdArgs = { project: this.deps.model.dir, task, thresholds: [threshold], saveAs: name };
-    // The command reports its own errors; it returns the new task's name when it saved one.
-    const saved = await vscode.commands.executeCommand<string | undefined>('piggyback.rethresholdTask', args);
-    if (saved) void vscode.window.showInformationMessage(`Piggyback: saved "${task}" at threshold ${threshold} as task "${saved}" ("${task}" is unchanged).`);
+    // The command shows its own errors; its result names the new task when it saved one.
+    const r = await vscode.commands.executeCommand<CommandResult<string | undefined>>('piggyback.rethresholdTask', args);
+    if (r?.ok && r.value) void vscode.window.showInformationMessage(`Piggyback: saved "${task}" at threshold ${threshold} as task "${r.value}" ("${task}" is unchanged).`);
   }
 
   private async export(m: ExportMessage): Promise<void> {
