@@ -66,6 +66,8 @@ export class WorkerSession {
     const w = this.spawn();
     this.log.info('analysis worker started (keeps the what-if probe set in memory)');
     w.on('message', (m) => {
+      // The engine's store notices (repaired task folders) go to the output channel, as JobRunner's do.
+      if (m.type === 'log') this.log.info(`[analysis worker] ${m.message}`);
       if ((m.type !== 'reply' && m.type !== 'replyError') || m.id !== this.running?.id) return;
       const c = this.running;
       this.running = undefined;
