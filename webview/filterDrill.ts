@@ -122,12 +122,7 @@ export class FilterDrill {
       },
     };
     this.keptGrid.render(this.keptSpec);
-    const parts: HTMLElement[] = [
-      h('h3', { text: 'Kept per filter, every task' }),
-      renderLegend(scale, 'Weights kept in the filter', (v) => pct(v, 0)),
-      this.keptGrid.el,
-      h('h3', { text: 'Filter-level diff' }),
-    ];
+    const diffCol: HTMLElement[] = [h('h3', { text: 'Filter-level diff' })];
     if (r.diff) {
       const d = r.diff;
       const cols = [d.both, d.aOnly, d.bOnly];
@@ -141,8 +136,13 @@ export class FilterDrill {
         cellText: (v) => (v * 100).toFixed(1),
         describe: (f) => `filter ${f}: kept by both ${int(d.both[f])}, by ${d.a} only ${int(d.aOnly[f])}, by ${d.b} only ${int(d.bOnly[f])}, by neither ${int(d.neither[f])} (of ${int(per)})`,
       });
-      parts.push(this.diffGrid.el);
-    } else parts.push(h('p', { class: 'empty', text: 'Pick two different tasks to diff.' }));
+      diffCol.push(this.diffGrid.el);
+    } else diffCol.push(h('p', { class: 'empty', text: 'Pick two different tasks to diff.' }));
+    // The two filter grids side by side: same rows, so a filter reads across.
+    const parts: HTMLElement[] = [
+      renderLegend(scale, 'Weights kept in the filter (both grids)', (v) => pct(v, 0)),
+      h('div', { class: 'side-by-side' }, h('div', {}, h('h3', { text: 'Kept per filter, every task' }), this.keptGrid.el), h('div', {}, ...diffCol)),
+    ];
     if (r.kernel) {
       parts.push(h('h3', { text: 'Kept kernel positions per filter' }));
       if (r.positions) parts.push(this.renderPositions(r, r.kernel, r.positions));

@@ -9,6 +9,7 @@ import { parseWebviewMessage, type ExportMessage } from '../../src/shared/protoc
 import type { ProjectStats } from '../../src/core/types';
 import { LAYERS, makeStats } from './fixture';
 import { clearPosted, openPage, send, setTheme, waitPosted, type Harness } from './harness';
+import { shot } from './screenshot';
 
 /** [layer][epoch] flips of task 0 (3 epochs). conv1 settles after epoch 1, fc5 never does. */
 const FLIPS = [
@@ -56,6 +57,7 @@ for (const theme of ['dark', 'light'] as const) {
       assert.equal(rows[0], 'conv1 · settled after epoch 1');
       assert.equal(rows[4], 'fc5 · not settled');
       assert.equal(rows[5], 'fc6 · settled after epoch 2');
+      await shot(page, `webview-dynamics-${theme}`);
     });
 
     it('the tooltip gives the exact count; arrow keys move and announce', async () => {

@@ -10,6 +10,7 @@ import type { LayerFilterReport } from '../../src/core/project/filters';
 import { parseHostMessage, parseWebviewMessage, type AnalyzeMessage } from '../../src/shared/protocol';
 import { LAYERS, makeStats } from './fixture';
 import { clearPosted, openPage, send, waitPosted, type Harness } from './harness';
+import { shot } from './screenshot';
 
 const F = 32;
 const PER = 144; // conv2 is 3x3x16x32: 144 weights per filter, 16 per kernel position
@@ -84,6 +85,7 @@ for (const theme of ['dark', 'light'] as const) {
       await page.hover(`${grid} td.cell[data-row="18"][data-col="0"]`);
       assert.equal(await page.textContent('.matrix-wrap:has(table[aria-label^="Fraction kept"]) .tooltip'), 'filter 18, mnist: 0 of 144 weights kept (0.00%), dead: no weight kept');
       assert.match((await page.textContent('.drill-status')) ?? '', /Dead filters \(no weight kept, the output is the bias alone\): mnist 4 \(0, 9, 18, 27\); fashion 0; quickdraw 0\./);
+      await shot(page, `webview-filters-${theme}`);
     });
 
     it('the diff of two tasks and the kernel positions; another pair asks again', async () => {

@@ -10,6 +10,7 @@ import type { ForgettingMatrixResult } from '../../src/core/engine';
 import { parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
 import { TASK_NAMES, makeStats } from './fixture';
 import { clearPosted, openPage, posted, send, waitPosted, type Harness } from './harness';
+import { shot } from './screenshot';
 
 const ACC = [0, 1, 2].map((t) => 0.9 + 0.02 * t); // the fixture's testAccuracy per task
 
@@ -74,6 +75,7 @@ for (const theme of ['dark', 'light'] as const) {
       assert.match((await page.textContent('.forgetting-status')) ?? '', /^Zero forgetting: every task re-evaluates to exactly the accuracy it had when it was trained \(all 3 rows equal their diagonal; BWT 0\.00 pts\)/);
       const base = await page.$$eval('table[data-table="forgetting-baselines"] tbody tr', (rows) => rows.map((r) => Array.from(r.children, (c) => c.textContent)));
       assert.deepEqual(base[0], ['mnist', '90.00%', '51.40%', '99.10%']);
+      await shot(page, `webview-forgetting-${theme}`);
       await clearPosted(page);
       await page.click('section[data-view="forgetting"] button[data-export="csv"]');
       const csv = await waitPosted(page, 'export');

@@ -10,6 +10,7 @@ import type { SimilarityResult, TaskInferenceResult } from '../../src/core/engin
 import { parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
 import { LAYERS, TASK_NAMES, makeStats } from './fixture';
 import { clearPosted, openPage, send, waitPosted, type Harness } from './harness';
+import { shot } from './screenshot';
 
 const stats = makeStats();
 const CKA = [0.9876, 0.9512, 0.8, 0.7345, 0.55, 0.4321];
@@ -51,6 +52,7 @@ for (const theme of ['dark', 'light'] as const) {
       assert.equal(await page.textContent('.pair-table tbody tr:nth-child(4) td[data-metric="cka"] > span:last-child'), '0.7345');
       assert.equal(await page.textContent('.pair-table tbody tr:nth-child(4) td[data-metric="jaccard"] > span:last-child'), (stats.overlap.perLayer[3].jaccard[0][1] as number).toFixed(4));
       assert.match((await page.textContent('.cka-status')) ?? '', /on 256 validation images of mnist, in 0\.84 s\.$/);
+      await shot(page, `webview-overlap-cka-${theme}`);
       assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.action), 'cka', 'focus stays on the button');
       await clearPosted(page);
       await page.click('button[data-export="pair-csv"]');
@@ -81,6 +83,7 @@ for (const theme of ['dark', 'light'] as const) {
       assert.deepEqual(parseHostMessage(reply), reply);
       await send(page, reply);
       await page.waitForSelector('section[data-view="inference"] td.cell');
+      await shot(page, `webview-inference-${theme}`);
       assert.equal(await page.textContent('section[data-view="inference"] td.cell[data-row="1"][data-col="0"]'), '12');
       await page.hover('section[data-view="inference"] td.cell[data-row="1"][data-col="0"]');
       assert.equal(await page.textContent('section[data-view="inference"] .tooltip'), 'fashion test images picked as mnist: 12 of 100 (12.0%)');

@@ -11,6 +11,7 @@ import type { RethresholdPoint, RethresholdResult } from '../../src/core/engine'
 import { parseHostMessage, parseWebviewMessage, type AnalyzeMessage, type WhatIfRequest } from '../../src/shared/protocol';
 import { LAYERS, makeStats } from './fixture';
 import { clearPosted, openPage, posted, send, waitPosted, type Harness } from './harness';
+import { shot } from './screenshot';
 
 const stats = makeStats();
 const { threshold: TRAINED, maskScale: SCALE } = stats.tasks[0].options;
@@ -107,6 +108,7 @@ for (const theme of ['dark', 'light'] as const) {
       assert.ok(ts.includes(TRAINED));
       await reply(m, result(ts));
       await page.waitForFunction(() => document.querySelectorAll('table[data-table="whatif-points"] tbody tr').length >= 12);
+      await shot(page, `webview-whatif-${theme}`);
       const rows = await page.$$eval('table[data-table="whatif-points"] tbody tr', (r) => r.length);
       assert.equal(rows, 12, 'every threshold answered: two slider moves and the sweep, one shared (the dropped reply is not among them)');
       const box = (await page.$('canvas.whatif-curve'))!;
