@@ -44,3 +44,9 @@ export function announce(text: string): void {
   }
   liveRegion.textContent = text;
 }
+
+/** A labelled <select> for a toolbar. */
+export function labelledSelect(id: string, label: string, options: Array<[string, string]>): { el: HTMLElement; select: HTMLSelectElement } {
+  const sel = h('select', { id }, ...options.map(([v, t]) => h('option', { value: v, text: t })));
+  return { select: sel, el: h('label', { for: id, class: 'select-label' }, `${label} `, sel) };
+}

@@ -3,7 +3,7 @@
  * the task's mask switches off. One colour scale for the whole matrix so tasks compare.
  */
 import type { ProjectStats } from '../src/core/types';
-import { h, int, pct } from './dom';
+import { h, int, labelledSelect as select, pct } from './dom';
 import { makeScale, niceMax } from './colorScale';
 import { MatrixGrid, type MatrixSpec } from './matrixGrid';
 import { renderLegend } from './legend';
@@ -12,6 +12,7 @@ import { exportButtons, exportCsv, exportPng } from './exportChart';
 import { post } from './vscodeApi';
 import { sparsityTable } from '../src/shared/reportTables';
 import { shapeText, type ViewContext } from './viewContext';
+import { FilterDrill } from './filterDrill';
 
 /** Beyond this many layers per-cell numbers no longer fit; the tooltip/table still have them. */
 const MAX_LAYERS_WITH_TEXT = 24;
@@ -29,8 +30,10 @@ export class HeatmapView {
   private shownLayers: number[] = [];
   private stats: ProjectStats | undefined;
   private spec: MatrixSpec | undefined;
+  private readonly drill: FilterDrill;
 
   constructor(private readonly ctx: ViewContext) {
+    this.drill = new FilterDrill(ctx);
     this.tableBtn = h('button', { type: 'button', class: 'toggle', 'aria-pressed': 'false', text: 'Table' });
     this.tableBtn.addEventListener('click', () => {
       ctx.state.heatmapTable = !ctx.state.heatmapTable;
@@ -57,14 +60,16 @@ export class HeatmapView {
       h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Heatmap tools' }, this.tableBtn, this.kind.el, this.sort.el, this.zoom.el, h('span', { class: 'spacer' }), png, csv),
       h('p', {
         class: 'hint',
-        text: 'Fraction of each masked layer\u2019s weights that a task\u2019s mask switches off. Arrow keys move between cells; task names open the task.',
+        text: 'Fraction of each masked layer\u2019s weights that a task\u2019s mask switches off. Arrow keys move between cells; Enter or a click opens the layer\u2019s filters; task names open the task.',
       }),
       this.body,
+      this.drill.el,
     );
   }
 
   update(stats: ProjectStats | undefined): void {
     this.stats = stats;
+    this.drill.update(stats);
     this.render();
   }
 
@@ -116,6 +121,7 @@ export class HeatmapView {
         const negText = neg === undefined ? '' : `, ${pct(neg, 2)} negated (${int(neg * l.size)})`;
         return `${s.tasks[r].name}, ${l.name}: ${pct(v, 2)} of weights off (${int(v * l.size)} / ${int(l.size)})${negText}, shape ${shapeText(l.shape)}`;
       },
+      onActivate: (r, c) => this.drill.open(layerAt(c).name, s.tasks[r].name),
       onRowHeader: (r) => post({ type: 'openTask', task: s.tasks[r].name }),
       rowHeaderHint: 'Open task details',
     };
@@ -182,10 +188,4 @@ export class HeatmapView {
     if (!s) return;
     exportCsv('sparsity-heatmap', sparsityTable(s, shapeText));
   }
-}
-
-/** A labelled <select> for the toolbar. */
-function select(id: string, label: string, options: Array<[string, string]>): { el: HTMLElement; select: HTMLSelectElement } {
-  const sel = h('select', { id }, ...options.map(([v, t]) => h('option', { value: v, text: t })));
-  return { select: sel, el: h('label', { for: id, class: 'select-label' }, `${label} `, sel) };
 }

@@ -1,5 +1,5 @@
 /**
- * Webview entry: restores persisted state, builds the three tabbed views, and routes
+ * Webview entry: restores persisted state, builds the tabbed views, and routes
  * validated host messages to them. Bundled by esbuild into one IIFE; defines no globals.
  */
 import type { ProjectStats } from '../src/core/types';
@@ -10,9 +10,14 @@ import { HeatmapView } from './heatmap';
 import { OverlapView } from './overlap';
 import { CurvesView } from './curves';
 import { RunsView } from './runs';
+import { DynamicsView } from './dynamics';
+import { ForgettingView } from './forgetting';
+import { WhatIfView } from './whatIf';
+import { InferenceView } from './inference';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { loadRawState, post, saveState } from './vscodeApi';
 import type { ViewContext } from './viewContext';
+import { onAnalysisReply } from './analysisClient';
 
 function reportError(err: unknown): void {
   const message = err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err);
@@ -28,11 +33,19 @@ function start(): void {
   const overlap = new OverlapView(ctx);
   const curves = new CurvesView(ctx);
   const runs = new RunsView(ctx);
+  const dynamics = new DynamicsView(ctx);
+  const forgetting = new ForgettingView(ctx);
+  const whatIf = new WhatIfView(ctx);
+  const inference = new InferenceView(ctx);
   const panels: Record<ViewId, HTMLElement> = {
     heatmap: h('div', { class: 'panel' }, heatmap.el),
     overlap: h('div', { class: 'panel' }, overlap.el),
     curves: h('div', { class: 'panel' }, curves.el),
     runs: h('div', { class: 'panel' }, runs.el),
+    dynamics: h('div', { class: 'panel' }, dynamics.el),
+    forgetting: h('div', { class: 'panel' }, forgetting.el),
+    whatif: h('div', { class: 'panel' }, whatIf.el),
+    inference: h('div', { class: 'panel' }, inference.el),
   };
   const notice = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite' });
   const tabs = new Tabs<ViewId>(
@@ -41,6 +54,10 @@ function start(): void {
       { id: 'overlap', label: 'Task overlap', panel: panels.overlap },
       { id: 'curves', label: 'Training curves', panel: panels.curves },
       { id: 'runs', label: 'Runs', panel: panels.runs },
+      { id: 'dynamics', label: 'Mask dynamics', panel: panels.dynamics },
+      { id: 'forgetting', label: 'Forgetting', panel: panels.forgetting },
+      { id: 'whatif', label: 'Threshold what-if', panel: panels.whatif },
+      { id: 'inference', label: 'Task inference', panel: panels.inference },
     ],
     state.view,
     (id) => {
@@ -50,11 +67,12 @@ function start(): void {
       ctx.persist();
       // Chart.js measures its container, so it is created the first time its tab is visible.
       if (id === 'curves') curves.mount();
+      if (id === 'whatif') whatIf.mount();
     },
   );
   const header = h('header', { class: 'header' });
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
-  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, notice);
+  app.replaceChildren(header, tabs.el, panels.heatmap, panels.overlap, panels.curves, panels.runs, panels.dynamics, panels.forgetting, panels.whatif, panels.inference, notice);
   app.removeAttribute('aria-busy');
 
   const setStats = (stats: ProjectStats | undefined) => {
@@ -63,8 +81,13 @@ function start(): void {
     overlap.update(stats);
     curves.update(stats);
     runs.update(stats);
+    dynamics.update(stats);
+    forgetting.update(stats);
+    whatIf.update(stats);
+    inference.update(stats);
   };
   if (state.view === 'curves') curves.mount();
+  if (state.view === 'whatif') whatIf.mount();
   setStats(state.stats);
 
   window.addEventListener('message', (ev: MessageEvent) => {
@@ -94,6 +117,10 @@ function start(): void {
         case 'exportResult':
           notice.textContent = msg.ok ? `Saved ${msg.file}` : `Export failed: ${msg.message ?? msg.file}`;
           break;
+        case 'analysisResult':
+        case 'analysisError':
+          onAnalysisReply(msg);
+          break;
       }
     } catch (err) {
       reportError(err);
@@ -103,6 +130,7 @@ function start(): void {
   onThemeChange(() => {
     theme = readTheme();
     curves.applyTheme(theme);
+    whatIf.applyTheme(theme);
   });
   ctx.persist();
   post({ type: 'ready' });

@@ -1,8 +1,12 @@
 /**
  * Overlap between task masks: Jaccard similarity of the weights each task keeps, or the
  * Hamming distance (mask bits that differ), overall or for one layer. Selecting a cell
- * breaks that task pair down per layer, which shows where two tasks' masks diverge.
+ * breaks that task pair down per layer, which shows where two tasks' masks diverge; beside
+ * it, on request, linear CKA of the two tasks' activations per layer (issue #10.5), so "masks
+ * look different but compute the same", or the reverse, shows per layer.
  */
+import type { SimilarityResult } from '../src/core/engine';
+import { AnalysisChannel } from './analysisClient';
 import type { OverlapMatrices, ProjectStats } from '../src/core/types';
 import type { OverlapMetric } from '../src/shared/protocol';
 import { h, int, pct } from './dom';
@@ -39,6 +43,13 @@ export class OverlapView {
   private spec: MatrixSpec | undefined;
   private pair: [number, number] | undefined;
   private legendLabel = '';
+  /** CKA results by "A|B", for the project they were computed in. */
+  private readonly cka = new Map<string, SimilarityResult>();
+  private ckaKey = '';
+  private readonly ckaChannel = new AnalysisChannel();
+  private readonly ckaBtn = h('button', { type: 'button', 'data-action': 'cka', text: 'Compute CKA' });
+  private readonly ckaStatus = h('p', { class: 'cka-status', role: 'status' });
+  private readonly pairCsvBtn = h('button', { type: 'button', 'data-export': 'pair-csv', text: 'Export pair CSV' });
 
   constructor(private readonly ctx: ViewContext) {
     const radio = (m: OverlapMetric, label: string) => {
@@ -65,6 +76,8 @@ export class OverlapView {
       this.render();
     });
     const [png, csv] = exportButtons(() => this.exportPng(), () => this.exportCsv());
+    this.ckaBtn.addEventListener('click', () => this.computeCka());
+    this.pairCsvBtn.addEventListener('click', () => this.exportPairCsv());
     this.el = h(
       'section',
       { class: 'view', 'data-view': 'overlap' },
@@ -85,6 +98,15 @@ export class OverlapView {
   }
 
   update(stats: ProjectStats | undefined): void {
+    // CKA belongs to the project and its task files; a new task list or project drops it.
+    const key = stats ? `${stats.dir}|${stats.tasks.map((t) => t.name).join('|')}` : '';
+    if (key !== this.ckaKey) {
+      this.cka.clear();
+      this.ckaChannel.cancel();
+      this.ckaStatus.textContent = '';
+      this.ckaBtn.removeAttribute('aria-busy');
+      this.ckaKey = key;
+    }
     this.stats = stats;
     if (this.pair && (!stats || this.pair.some((i) => i >= stats.tasks.length))) this.pair = undefined;
     this.render();
@@ -167,11 +189,21 @@ export class OverlapView {
       return;
     }
     const [a, b] = this.pair;
-    const row = (name: string, title: string, m: OverlapMatrices, size: number, cls = '') => {
+    const ta = s.tasks[a].name;
+    const tb = s.tasks[b].name;
+    const sim = this.cka.get(`${ta}|${tb}`);
+    const ckaCell = (i: number | null) => {
+      if (!sim) return null;
+      const v = i === null ? undefined : sim.layers[i]?.cka;
+      return v === undefined
+        ? h('td', { 'data-metric': 'cka', 'data-value': 'null', title: 'CKA is per layer', text: '–' })
+        : h('td', { 'data-metric': 'cka', 'data-value': String(v) }, bar(v), h('span', { text: v.toFixed(4) }));
+    };
+    const row = (name: string, title: string, m: OverlapMatrices, size: number, layer: number | null, cls = '') => {
       const jac = m.jaccard[a][b];
       const ham = m.hamming[a][b];
       if (jac === null || ham === null) {
-        return h('tr', { class: cls }, h('th', { scope: 'row', title, text: name }), h('td', { 'data-metric': 'jaccard', 'data-value': 'null', text: '–' }), h('td', { 'data-metric': 'hamming', 'data-value': 'null', text: '–' }));
+        return h('tr', { class: cls }, h('th', { scope: 'row', title, text: name }), h('td', { 'data-metric': 'jaccard', 'data-value': 'null', text: '–' }), h('td', { 'data-metric': 'hamming', 'data-value': 'null', text: '–' }), ckaCell(layer));
       }
       const frac = size > 0 ? ham / size : 0;
       return h(
@@ -180,12 +212,17 @@ export class OverlapView {
         h('th', { scope: 'row', title, text: name }),
         h('td', { 'data-metric': 'jaccard', 'data-value': String(jac) }, bar(jac), h('span', { text: jac.toFixed(4) })),
         h('td', { 'data-metric': 'hamming', 'data-value': String(ham) }, bar(frac), h('span', { text: `${int(ham)} (${pct(frac, 2)})` })),
+        ckaCell(layer),
       );
     };
-    const ta = s.tasks[a].name;
-    const tb = s.tasks[b].name;
+    const refocus = document.activeElement === this.ckaBtn ? this.ckaBtn : document.activeElement === this.pairCsvBtn ? this.pairCsvBtn : null;
+    const damaged = s.tasks[a].state === 'failed' || s.tasks[b].state === 'failed';
+    this.ckaBtn.disabled = damaged;
+    this.ckaBtn.textContent = sim ? 'Recompute CKA' : 'Compute CKA';
     this.detail.replaceChildren(
       h('h3', { text: `${ta} vs ${tb}, per layer` }),
+      h('div', { class: 'toolbar' }, this.ckaBtn, this.pairCsvBtn),
+      this.ckaStatus,
       h(
         'div',
         { class: 'table-wrap' },
@@ -193,16 +230,56 @@ export class OverlapView {
           'table',
           { class: 'data-table pair-table', 'data-pair': `${a},${b}` },
           h('caption', { class: 'sr-only', text: `Jaccard overlap and Hamming distance between ${ta} and ${tb} for each masked layer` }),
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Layer' }), h('th', { scope: 'col', text: 'Jaccard (kept weights)' }), h('th', { scope: 'col', text: 'Hamming (bits differ, % of layer)' }))),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Layer' }), h('th', { scope: 'col', text: 'Jaccard (kept weights)' }), h('th', { scope: 'col', text: 'Hamming (bits differ, % of layer)' }), sim ? h('th', { scope: 'col', text: 'CKA (activations)' }) : null)),
           h(
             'tbody',
             {},
-            ...s.layers.map((l, i) => row(l.name, `${l.kind} ${l.shape.join('×')}`, s.overlap.perLayer[i], l.size)),
-            row('All layers', 'overall', s.overlap.overall, s.backbone.maskedParams, 'total'),
+            ...s.layers.map((l, i) => row(l.name, `${l.kind} ${l.shape.join('×')}`, s.overlap.perLayer[i], l.size, i)),
+            row('All layers', 'overall', s.overlap.overall, s.backbone.maskedParams, null, 'total'),
           ),
         ),
       ),
     );
+    refocus?.focus();
+  }
+
+  /** Linear CKA of the selected pair, computed by the engine in the worker on the first task's validation images. */
+  private computeCka(): void {
+    const s = this.stats;
+    if (!s || !this.pair) return;
+    if (this.ckaChannel.busy) return; // one at a time; the button stays enabled so it keeps focus
+    const [ta, tb] = this.pair.map((i) => s.tasks[i].name);
+    this.ckaBtn.setAttribute('aria-busy', 'true');
+    this.ckaStatus.textContent = `Computing CKA of ${ta} and ${tb} on ${ta}'s validation images…`;
+    this.ckaChannel.send(
+      { kind: 'similarity', taskA: ta, taskB: tb },
+      (r) => {
+        this.ckaBtn.removeAttribute('aria-busy');
+        if (r.kind !== 'similarity') return;
+        this.cka.set(`${r.result.taskA}|${r.result.taskB}`, r.result);
+        const p = r.result.probe;
+        this.ckaStatus.textContent = `CKA of ${r.result.taskA} and ${r.result.taskB}: linear CKA of the two masked networks' activations at each layer (1 = the same up to rotation and scale), on ${int(p.count)} ${p.split === 'val' ? 'validation' : 'test'} images of ${p.task}, in ${r.result.seconds.toFixed(2)} s.`;
+        this.renderDetail();
+      },
+      (message) => {
+        this.ckaBtn.removeAttribute('aria-busy');
+        this.ckaStatus.textContent = message;
+      },
+    );
+  }
+
+  private exportPairCsv(): void {
+    const s = this.stats;
+    if (!s || !this.pair) return;
+    const [a, b] = this.pair;
+    const ta = s.tasks[a].name;
+    const tb = s.tasks[b].name;
+    const sim = this.cka.get(`${ta}|${tb}`);
+    exportCsv(`pair-${ta}-${tb}`, [
+      ['layer', 'jaccard', 'hamming', ...(sim ? ['cka'] : [])],
+      ...s.layers.map((l, i) => [l.name, s.overlap.perLayer[i].jaccard[a][b], s.overlap.perLayer[i].hamming[a][b], ...(sim ? [sim.layers[i]?.cka ?? null] : [])]),
+      ['all layers', s.overlap.overall.jaccard[a][b], s.overlap.overall.hamming[a][b], ...(sim ? [null] : [])],
+    ]);
   }
 
   exportPng(): void {

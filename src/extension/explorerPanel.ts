@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import type { TrainEvent } from '../core/types';
 import {
@@ -16,8 +17,15 @@ import {
   type ViewId,
 } from '../shared/protocol';
 import { makeNonce, renderWebviewHtml } from '../shared/webviewHtml';
+import { answerAnalysis, type AnalysisHostDeps } from './analysisHost';
 import type { Log } from './log';
 import type { ProjectModel } from './projectModel';
+import type { JobRunner } from './jobRunner';
+import { backendSetting } from './settings';
+import { WorkerSession } from './workerSession';
+import { validateTaskName } from './commands/pickers';
+import type { RethresholdArgs } from './commands/rethreshold';
+import type { CommandResult } from './commands/guard';
 
 export const EXPLORER_VIEW_TYPE = 'piggyback.explorer';
 
@@ -25,6 +33,8 @@ export interface PanelDeps {
   extensionUri: vscode.Uri;
   model: ProjectModel;
   log: Log;
+  /** Runs the analyses the explorer asks for (forgetting matrix, …) in a worker. */
+  runner?: JobRunner;
 }
 
 function styleFile(webviewDir: string): string {
@@ -46,6 +56,9 @@ export class ExplorerPanel implements vscode.Disposable {
   private view: ViewId;
   private backend: string | undefined;
   private readonly subs: vscode.Disposable[] = [];
+  /** The what-if slider's worker: started on the first move, kept while the panel is open. */
+  private readonly session: WorkerSession;
+  private sessionDir: string | undefined;
 
   static show(deps: PanelDeps, view: ViewId): ExplorerPanel {
     if (ExplorerPanel.current) {
@@ -80,6 +93,8 @@ export class ExplorerPanel implements vscode.Disposable {
     view: ViewId,
   ) {
     this.view = view;
+    const workerPath = path.join(deps.extensionUri.fsPath, 'dist', 'worker.js');
+    this.session = new WorkerSession(() => new Worker(workerPath, { resourceLimits: { maxOldGenerationSizeMb: 4096 }, stdout: false, stderr: false }), deps.log);
     // A tab icon gets no currentColor: one drawn for each theme, or it is black on dark themes.
     panel.iconPath = {
       light: vscode.Uri.joinPath(deps.extensionUri, 'media', 'piggyback-light.svg'),
@@ -97,7 +112,12 @@ export class ExplorerPanel implements vscode.Disposable {
     w.html = renderWebviewHtml(page);
     this.subs.push(
       w.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      deps.model.onDidChange(() => this.postState()),
+      deps.model.onDidChange(() => {
+        // Another project: the worker's caches are of no use, free them.
+        if (deps.model.dir !== this.sessionDir) this.session.reset();
+        this.sessionDir = deps.model.dir;
+        this.postState();
+      }),
       panel.onDidDispose(() => this.dispose()),
     );
   }
@@ -162,7 +182,43 @@ export class ExplorerPanel implements vscode.Disposable {
       case 'error':
         this.deps.log.error(`webview: ${m.message}`);
         break;
+      case 'analyze':
+        this.post(await answerAnalysis(m.id, m.request, this.analysisDeps()));
+        break;
+      case 'saveThreshold':
+        await this.saveThreshold(m.task, m.threshold);
+        break;
     }
+  }
+
+  private analysisDeps(): AnalysisHostDeps {
+    const runner = this.deps.runner;
+    return {
+      projectDir: () => this.deps.model.dir,
+      log: this.deps.log,
+      backend: backendSetting,
+      runJob: runner ? (job, title) => runner.run(job, { title }) : undefined,
+      callWorker: (job) => this.session.call(job),
+      maskEntries: () => {
+        const s = this.deps.model.stats;
+        return s ? s.backbone.maskedParams * s.tasks.length : 0;
+      },
+    };
+  }
+
+  /** "Save as task…" from the what-if: a name, then the Re-threshold command's save path (the original task is never altered). */
+  private async saveThreshold(task: string, threshold: number): Promise<void> {
+    const existing = this.deps.model.stats?.tasks.map((t) => t.name) ?? [];
+    const name = await vscode.window.showInputBox({
+      title: `Piggyback: save "${task}" at threshold ${threshold} as a new task`,
+      value: `${task}-t${Number(threshold.toPrecision(2))}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
+      validateInput: (v) => validateTaskName(v, existing),
+    });
+    if (!name) return;
+    const args: RethresholdArgs = { project: this.deps.model.dir, task, thresholds: [threshold], saveAs: name };
+    // The command shows its own errors; its result names the new task when it saved one.
+    const r = await vscode.commands.executeCommand<CommandResult<string | undefined>>('piggyback.rethresholdTask', args);
+    if (r?.ok && r.value) void vscode.window.showInformationMessage(`Piggyback: saved "${task}" at threshold ${threshold} as task "${r.value}" ("${task}" is unchanged).`);
   }
 
   private async export(m: ExportMessage): Promise<void> {
@@ -196,6 +252,7 @@ export class ExplorerPanel implements vscode.Disposable {
   dispose(): void {
     if (ExplorerPanel.current === this) ExplorerPanel.current = undefined;
     for (const s of this.subs.splice(0)) s.dispose();
+    this.session.dispose();
     this.panel.dispose();
   }
 }

@@ -53,7 +53,7 @@ export function activate(context: vscode.ExtensionContext): { ctx: ExtCtx } {
   const reg = (id: string, fn: (arg?: unknown) => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   };
-  const panelDeps = { extensionUri: context.extensionUri, model, log };
+  const panelDeps = { extensionUri: context.extensionUri, model, log, runner };
 
   reg('piggyback.trainMask', guarded(ctx, 'Train Mask', (a) => trainMask(ctx, normaliseArgs<TrainArgs>(a))));
   reg('piggyback.evaluateMask', guarded(ctx, 'Evaluate Mask', (a) => evaluateMask(ctx, normaliseArgs<EvaluateArgs>(a))));

@@ -1,11 +1,13 @@
 /**
  * Entry of dist/worker.js: runs one engine job (TF.js work) off the extension host's
  * event loop. Receives {type:'run', job}, streams TrainEvents, answers with one
- * 'result' or 'error'. {type:'cancel'} aborts the job's AbortController.
+ * 'result' or 'error'. {type:'cancel'} aborts the job's AbortController. A long-lived
+ * WorkerSession instead sends {type:'call', id, job} repeatedly, answered by 'reply'/'replyError'.
  */
 import { parentPort } from 'node:worker_threads';
 import * as engine from '../core/engine';
 import { storeNotices } from '../core/project/projectDir';
+import { analyzeLayerFilters } from '../core/project/filters';
 import type { TrainEvent } from '../core/types';
 import { serializeError } from './jobErrors';
 import type { HostToWorker, JobRequest, WorkerToHost } from './workerProtocol';
@@ -51,12 +53,28 @@ async function run(job: JobRequest): Promise<unknown> {
       return engine.relinkBackbone(job.req);
     case 'rethreshold':
       return engine.rethresholdTask(job.req, abort.signal);
+    case 'forgetting':
+      return engine.forgettingMatrix(job.req, undefined, abort.signal);
+    case 'similarity':
+      return engine.taskSimilarity(job.req);
+    case 'inference':
+      return engine.inferTasks(job.req);
+    case 'filters':
+      return analyzeLayerFilters(job.req.projectDir, job.req.layer, { diff: job.req.diff, positionsOf: job.req.positionsOf });
   }
 }
 
 port.on('message', (m: HostToWorker) => {
   if (m.type === 'cancel') {
     abort.abort();
+    return;
+  }
+  if (m.type === 'call') {
+    // WorkerSession sends one call at a time and waits for its answer.
+    run(m.job).then(
+      (result) => post({ type: 'reply', id: m.id, result: result ?? null }),
+      (e: unknown) => post({ type: 'replyError', id: m.id, error: serializeError(e) }),
+    );
     return;
   }
   if (m.type !== 'run' || started) return;

@@ -1,14 +1,21 @@
 /** Messages between the extension host (jobRunner.ts) and the engine worker (worker.ts). Plain JSON only. */
 import type {
+  BackendRequest,
   BaselineRequest,
   CreateProjectRequest,
   EvaluateRequest,
+  ForgettingMatrixResult,
   RelinkRequest,
   RethresholdRequest,
   RethresholdResult,
+  SimilarityRequest,
+  SimilarityResult,
+  TaskInferenceRequest,
+  TaskInferenceResult,
   TrainTaskRequest,
 } from '../core/engine';
 import type { BaselineResult, EvalResult, ProjectStats, TaskStats, TrainEvent } from '../core/types';
+import type { LayerFilterReport } from '../core/project/filters';
 import type { SerializedError } from './jobErrors';
 
 export type JobRequest =
@@ -18,7 +25,11 @@ export type JobRequest =
   | { kind: 'createProject'; req: CreateProjectRequest }
   | { kind: 'deleteTask'; projectDir: string; task: string }
   | { kind: 'relink'; req: RelinkRequest }
-  | { kind: 'rethreshold'; req: RethresholdRequest };
+  | { kind: 'rethreshold'; req: RethresholdRequest }
+  | { kind: 'forgetting'; req: BackendRequest & { projectDir: string } }
+  | { kind: 'similarity'; req: SimilarityRequest }
+  | { kind: 'inference'; req: TaskInferenceRequest }
+  | { kind: 'filters'; req: { projectDir: string; layer: string; diff?: [string, string]; positionsOf?: string } };
 
 export interface JobResults {
   train: TaskStats;
@@ -28,12 +39,22 @@ export interface JobResults {
   deleteTask: null;
   relink: ProjectStats;
   rethreshold: RethresholdResult;
+  forgetting: ForgettingMatrixResult;
+  similarity: SimilarityResult;
+  inference: TaskInferenceResult;
+  filters: LayerFilterReport;
 }
 
-export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' };
+/**
+ * 'run' is JobRunner's one job per worker. 'call' is WorkerSession's: many in a row in one
+ * long-lived worker, so the engine's in-process caches (what-if probe set, decoded scores) stay warm.
+ */
+export type HostToWorker = { type: 'run'; job: JobRequest } | { type: 'cancel' } | { type: 'call'; id: number; job: JobRequest };
 
 export type WorkerToHost =
   | { type: 'event'; event: TrainEvent }
   | { type: 'log'; message: string }
   | { type: 'result'; result: unknown }
-  | { type: 'error'; error: SerializedError };
+  | { type: 'error'; error: SerializedError }
+  | { type: 'reply'; id: number; result: unknown }
+  | { type: 'replyError'; id: number; error: SerializedError };

@@ -15,9 +15,11 @@ import type {
   TrainOptions,
   BaselineResult,
 } from '../core/types';
+import type { LayerFilterReport } from '../core/project/filters';
+import type { ForgettingMatrixResult, RethresholdResult, SimilarityResult, TaskInferenceResult } from '../core/engine';
 
-export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs';
-export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs'];
+export type ViewId = 'heatmap' | 'overlap' | 'curves' | 'runs' | 'dynamics' | 'forgetting' | 'whatif' | 'inference';
+export const VIEW_IDS: readonly ViewId[] = ['heatmap', 'overlap', 'curves', 'runs', 'dynamics', 'forgetting', 'whatif', 'inference'];
 
 export type OverlapMetric = 'jaccard' | 'hamming';
 export type ExportFormat = 'png' | 'csv';
@@ -45,7 +47,60 @@ export interface ExportResultMessage {
   ok: boolean;
   message?: string;
 }
-export type HostToWebview = StateMessage | TrainEventMessage | ShowMessage | ExportResultMessage;
+/** What an 'analyze' request computed; `id` is the request's, so the webview can drop stale replies. */
+export interface AnalysisResultMessage {
+  type: 'analysisResult';
+  id: number;
+  result: AnalysisResult;
+}
+/** The engine's one-line message (e.g. missing scores.bin), shown as is. */
+export interface AnalysisErrorMessage {
+  type: 'analysisError';
+  id: number;
+  kind: AnalysisKind;
+  message: string;
+}
+export type HostToWebview = StateMessage | TrainEventMessage | ShowMessage | ExportResultMessage | AnalysisResultMessage | AnalysisErrorMessage;
+
+// ---------------------------------------------------------------- analyses (issue #10)
+
+/** Filter-level drill-down of one layer: computed by the host from the stored masks. */
+export interface FiltersRequest {
+  kind: 'filters';
+  layer: string;
+  diff?: [string, string];
+  positionsOf?: string;
+}
+/** Every task re-evaluated from its stored files (engine.forgettingMatrix, in the worker). */
+export interface ForgettingRequest {
+  kind: 'forgetting';
+}
+/** Threshold what-if: the task's stored scores re-binarised at each threshold (engine.rethresholdTask, in the worker). */
+export interface WhatIfRequest {
+  kind: 'rethreshold';
+  task: string;
+  thresholds: number[];
+}
+/** At most this many thresholds per request (a sweep). */
+export const MAX_WHATIF_THRESHOLDS = 32;
+/** Linear CKA per masked layer between two tasks' networks (engine.taskSimilarity, in the worker). */
+export interface SimilarityAnalysisRequest {
+  kind: 'similarity';
+  taskA: string;
+  taskB: string;
+}
+/** Which task's network is most confident on each task's test images (engine.inferTasks, in the worker). */
+export interface InferenceRequest {
+  kind: 'inference';
+}
+export type AnalysisRequest = FiltersRequest | ForgettingRequest | WhatIfRequest | SimilarityAnalysisRequest | InferenceRequest;
+export type AnalysisKind = AnalysisRequest['kind'];
+export type AnalysisResult =
+  | { kind: 'filters'; report: LayerFilterReport }
+  | { kind: 'forgetting'; matrix: ForgettingMatrixResult }
+  | { kind: 'rethreshold'; result: RethresholdResult }
+  | { kind: 'similarity'; result: SimilarityResult }
+  | { kind: 'inference'; result: TaskInferenceResult };
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -68,7 +123,19 @@ export interface ErrorMessage {
   type: 'error';
   message: string;
 }
-export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage;
+/** Asks the host for an analysis; answered by an analysisResult or analysisError with the same id. */
+export interface AnalyzeMessage {
+  type: 'analyze';
+  id: number;
+  request: AnalysisRequest;
+}
+/** "Save as task…": the host asks for a name and runs the Re-threshold command's save path (the original task is never altered). */
+export interface SaveThresholdMessage {
+  type: 'saveThreshold';
+  task: string;
+  threshold: number;
+}
+export type WebviewToHost = ReadyMessage | ExportMessage | OpenTaskMessage | ErrorMessage | AnalyzeMessage | SaveThresholdMessage;
 
 // ---------------------------------------------------------------- persisted state
 
@@ -98,6 +165,10 @@ export interface WebviewState {
   heatmapZoom: 'auto' | 'compact' | 'values';
   heatmapKind: 'all' | 'conv2d' | 'depthwise' | 'dense';
   heatmapSort: 'network' | 'sparsity';
+  /** Mask dynamics: the task whose per-epoch flips are shown (undefined: the first with per-layer history). */
+  dynamicsTask?: string;
+  /** Threshold what-if: the task the slider works on. */
+  whatIfTask?: string;
 }
 
 export const DEFAULT_WEBVIEW_STATE: WebviewState = {
@@ -148,6 +219,8 @@ function isEpochMetricsFields(o: Obj): boolean {
     isNumOrNull(o.valAccuracy) &&
     isNumArr(o.layerSparsity) &&
     isNum(o.bitsFlipped) &&
+    // Absent in history saved before per-layer flips were recorded (the dynamics view says so).
+    (o.layerBitsFlipped === undefined || isNumArr(o.layerBitsFlipped)) &&
     isNum(o.seconds)
   );
 }
@@ -268,6 +341,128 @@ export function isTrainEvent(x: unknown): x is TrainEvent {
   }
 }
 
+// ---------------------------------------------------------------- analysis validators
+
+const ANALYSIS_KINDS: readonly AnalysisKind[] = ['filters', 'forgetting', 'rethreshold', 'similarity', 'inference'];
+const isAnalysisKind = oneOf(ANALYSIS_KINDS);
+const isName = (x: unknown): x is string => isStr(x) && x.length > 0 && x.length <= 200;
+const isCount = (x: unknown): x is number => isInt(x) && x >= 0;
+const isCounts = (x: unknown, n: number): x is number[] => isArrOf(x, isCount) && x.length === n;
+
+function parseAnalysisRequest(x: unknown): AnalysisRequest | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.kind) {
+    case 'filters': {
+      if (!isName(x.layer)) return undefined;
+      if (x.diff !== undefined && !(isArrOf(x.diff, isName) && x.diff.length === 2)) return undefined;
+      if (x.positionsOf !== undefined && !isName(x.positionsOf)) return undefined;
+      return {
+        kind: 'filters',
+        layer: x.layer,
+        ...(x.diff ? { diff: [x.diff[0], x.diff[1]] as [string, string] } : {}),
+        ...(x.positionsOf !== undefined ? { positionsOf: x.positionsOf } : {}),
+      };
+    }
+    case 'forgetting':
+      return { kind: 'forgetting' };
+    case 'rethreshold':
+      if (!isName(x.task) || !isArrOf(x.thresholds, isThreshold) || x.thresholds.length < 1 || x.thresholds.length > MAX_WHATIF_THRESHOLDS) return undefined;
+      return { kind: 'rethreshold', task: x.task, thresholds: x.thresholds.slice() };
+    case 'similarity':
+      return isName(x.taskA) && isName(x.taskB) ? { kind: 'similarity', taskA: x.taskA, taskB: x.taskB } : undefined;
+    case 'inference':
+      return { kind: 'inference' };
+    default:
+      return undefined;
+  }
+}
+
+/** Every per-filter array has one entry per filter, every count fits in a filter. */
+export function isLayerFilterReport(x: unknown): x is LayerFilterReport {
+  if (!isObj(x) || !isLayer(x.layer) || !isCount(x.filters) || !isNum(x.weightsPerFilter)) return false;
+  const F = x.filters;
+  if (!(x.kernel === null || (isArrOf(x.kernel, isInt) && x.kernel.length === 2))) return false;
+  const isColumn = (c: unknown): c is unknown => isObj(c) && isName(c.task) && isCounts(c.kept, F) && isNumArr(c.fraction) && c.fraction.length === F && isArrOf(c.dead, isCount);
+  if (!isArrOf(x.tasks, isColumn) || !isArrOf(x.skipped, (v): v is unknown => isObj(v) && isStr(v.task) && isStr(v.reason))) return false;
+  const d = x.diff;
+  if (d !== undefined && !(isObj(d) && isName(d.a) && isName(d.b) && isCounts(d.both, F) && isCounts(d.aOnly, F) && isCounts(d.bOnly, F) && isCounts(d.neither, F))) return false;
+  const p = x.positions;
+  const k = x.kernel as [number, number] | null;
+  if (p !== undefined) {
+    if (!k || !isObj(p) || !isName(p.task) || !isCount(p.perPosition)) return false;
+    if (!(Array.isArray(p.kept) && p.kept.length === F && p.kept.every((row) => isCounts(row, k[0] * k[1])))) return false;
+  }
+  return true;
+}
+
+const isThreshold = (x: unknown): x is number => isNum(x) && x >= 0;
+
+const isWhatIfPoint = (x: unknown): x is unknown =>
+  isObj(x) && isNum(x.threshold) && isNumArr(x.layerSparsity) && isNum(x.sparsity) && isNum(x.bitsPerMaskedWeight) && isNum(x.probeAccuracy);
+
+export function isRethresholdResult(x: unknown): x is RethresholdResult {
+  return (
+    isObj(x) && isName(x.task) && isNum(x.trainedThreshold) &&
+    isObj(x.probe) && (x.probe.split === 'val' || x.probe.split === 'test') && isCount(x.probe.count) &&
+    isNum(x.scoresBytes) && isArrOf(x.points, isWhatIfPoint) && (x.savedAs === null || isStr(x.savedAs))
+  );
+}
+
+export function isSimilarityResult(x: unknown): x is SimilarityResult {
+  return (
+    isObj(x) && isName(x.taskA) && isName(x.taskB) &&
+    isObj(x.probe) && isStr(x.probe.task) && (x.probe.split === 'val' || x.probe.split === 'test') && isCount(x.probe.count) &&
+    isArrOf(x.layers, (l): l is unknown => isObj(l) && isStr(l.name) && isNum(l.cka) && isNumOrNull(l.jaccard)) &&
+    isNum(x.seconds)
+  );
+}
+
+/** Square counts over the tasks, one image count per task. */
+export function isInferenceResult(x: unknown): x is TaskInferenceResult {
+  if (!isObj(x) || !isArrOf(x.tasks, isStr)) return false;
+  const T = x.tasks.length;
+  return Array.isArray(x.confusion) && x.confusion.length === T && x.confusion.every((r) => isCounts(r, T)) && isNum(x.accuracy) && isCounts(x.imagesPerTask, T);
+}
+
+const isNumOrNullArr = (x: unknown, n: number): x is Array<number | null> => isArrOf(x, isNumOrNull) && x.length === n;
+
+/** Square over the tasks, and every per-task list as long as the task list. */
+export function isForgettingMatrix(x: unknown): x is ForgettingMatrixResult {
+  if (!isObj(x) || !isArrOf(x.tasks, isStr)) return false;
+  const T = x.tasks.length;
+  return (
+    isSquare(x.accuracy, T) &&
+    isNumOrNullArr(x.trainedAccuracy, T) &&
+    isNumOrNullArr(x.reevaluated, T) &&
+    isNumOrNullArr(x.forgetting, T) &&
+    isNumOrNull(x.bwt) &&
+    isNumOrNull(x.meanForgetting) &&
+    isArrOf(x.baselines, (b): b is unknown => isObj(b) && isNumOrNull(b.classifier) && isNumOrNull(b.finetune)) &&
+    x.baselines.length === T &&
+    isArrOf(x.damaged, (d): d is unknown => isObj(d) && isStr(d.task) && isStr(d.reason)) &&
+    isBool(x.zeroForgetting) &&
+    isStr(x.backend)
+  );
+}
+
+function parseAnalysisResult(x: unknown): AnalysisResult | undefined {
+  if (!isObj(x)) return undefined;
+  switch (x.kind) {
+    case 'filters':
+      return isLayerFilterReport(x.report) ? { kind: 'filters', report: x.report } : undefined;
+    case 'forgetting':
+      return isForgettingMatrix(x.matrix) ? { kind: 'forgetting', matrix: x.matrix } : undefined;
+    case 'rethreshold':
+      return isRethresholdResult(x.result) ? { kind: 'rethreshold', result: x.result } : undefined;
+    case 'similarity':
+      return isSimilarityResult(x.result) ? { kind: 'similarity', result: x.result } : undefined;
+    case 'inference':
+      return isInferenceResult(x.result) ? { kind: 'inference', result: x.result } : undefined;
+    default:
+      return undefined;
+  }
+}
+
 // ---------------------------------------------------------------- parsers
 
 export function parseHostMessage(x: unknown): HostToWebview | undefined {
@@ -287,6 +482,12 @@ export function parseHostMessage(x: unknown): HostToWebview | undefined {
       if (!isStr(x.file) || !isBool(x.ok)) return undefined;
       if (x.message !== undefined && !isStr(x.message)) return undefined;
       return { type: 'exportResult', file: x.file, ok: x.ok, ...(isStr(x.message) ? { message: x.message } : {}) };
+    case 'analysisResult': {
+      const result = parseAnalysisResult(x.result);
+      return isInt(x.id) && result ? { type: 'analysisResult', id: x.id, result } : undefined;
+    }
+    case 'analysisError':
+      return isInt(x.id) && isAnalysisKind(x.kind) && isStr(x.message) ? { type: 'analysisError', id: x.id, kind: x.kind, message: x.message.slice(0, 2000) } : undefined;
     default:
       return undefined;
   }
@@ -317,6 +518,12 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
       return isStr(x.task) && x.task.length > 0 ? { type: 'openTask', task: x.task } : undefined;
     case 'error':
       return isStr(x.message) ? { type: 'error', message: x.message.slice(0, 10_000) } : undefined;
+    case 'analyze': {
+      const request = parseAnalysisRequest(x.request);
+      return isInt(x.id) && request ? { type: 'analyze', id: x.id, request } : undefined;
+    }
+    case 'saveThreshold':
+      return isName(x.task) && isThreshold(x.threshold) ? { type: 'saveThreshold', task: x.task, threshold: x.threshold } : undefined;
     default:
       return undefined;
   }
@@ -343,6 +550,8 @@ export function parseWebviewState(x: unknown): WebviewState {
   if (x.heatmapZoom === 'auto' || x.heatmapZoom === 'compact' || x.heatmapZoom === 'values') s.heatmapZoom = x.heatmapZoom;
   if (x.heatmapKind === 'all' || isLayerKind(x.heatmapKind)) s.heatmapKind = x.heatmapKind;
   if (x.heatmapSort === 'network' || x.heatmapSort === 'sparsity') s.heatmapSort = x.heatmapSort;
+  if (isStr(x.dynamicsTask)) s.dynamicsTask = x.dynamicsTask.slice(0, 200);
+  if (isStr(x.whatIfTask)) s.whatIfTask = x.whatIfTask.slice(0, 200);
   if (isInt(x.overlapLayer) && x.overlapLayer >= -1 && (s.stats === undefined || x.overlapLayer < s.stats.layers.length))
     s.overlapLayer = x.overlapLayer;
   return s;

@@ -33,7 +33,7 @@ export async function runBaselines(ctx: ExtCtx, args: BaselineArgs): Promise<Bas
       methods = picks.map((p) => p.label as Method);
     }
   }
-  if (args.showExplorer !== false) ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log }, 'curves');
+  if (args.showExplorer !== false) ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log, runner: ctx.runner }, 'curves');
   // Baselines train on the task's own data with its own hyperparameters and data limits.
   const results = await runWithProgress(
     ctx,

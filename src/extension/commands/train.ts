@@ -199,7 +199,7 @@ export async function trainMask(ctx: ExtCtx, args: TrainArgs): Promise<TrainResu
 
   if (args.showExplorer !== false) {
     try {
-      ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log }, 'curves');
+      ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log, runner: ctx.runner }, 'curves');
     } catch (e) {
       // The live view is a convenience: training goes on without it.
       ctx.log.error(`could not open the explorer: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

@@ -14,6 +14,6 @@ export async function showView(ctx: ExtCtx, args: TaskArgs, view: ViewId): Promi
     // Still useful (the matrix is 1x1), but say why there is little to compare.
     ctx.log.info('compare: the project has fewer than two tasks');
   }
-  ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log }, view);
+  ExplorerPanel.show({ extensionUri: ctx.extensionUri, model: ctx.model, log: ctx.log, runner: ctx.runner }, view);
   return true;
 }
