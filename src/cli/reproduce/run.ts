@@ -70,6 +70,8 @@ export async function runReproduce(cfg: ReproduceConfig): Promise<ArchResult[]> 
   fs.rmSync(workDir, { recursive: true, force: true });
   fs.mkdirSync(workDir, { recursive: true });
   log(`reproduce (${plan.mode}: ${plan.archs.map((a) => a.id).join(', ')}) on ${backend}; scratch projects in ${workDir}`);
+  // The code that runs is the checkout at the start (commits made during a long run do not count).
+  const commit = gitCommit();
   const progress = new RunProgress(log);
   await progress.prepare(plan);
   const done: ArchResult[] = [];
@@ -83,7 +85,7 @@ export async function runReproduce(cfg: ReproduceConfig): Promise<ArchResult[]> 
       status: 'complete',
       commandLine: cfg.commandLine ?? `piggyback reproduce${plan.mode === 'quick' ? ' --quick' : ''} --arch ${arch.id}`,
       backend,
-      commit: gitCommit(),
+      commit,
       date: new Date().toISOString(),
       machine: `${os.cpus().length} CPU cores (${os.cpus()[0]?.model?.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.arch()}`,
       node: process.version,
