@@ -451,6 +451,39 @@ describe('Piggyback Mask Explorer in code-server', { timeout: 600_000 }, () => {
     assert.equal(r.status, 0, r.stderr);
   }));
 
+  it('moves the what-if slider in the explorer and saves that threshold as a new task (issue #10.1)', withShot('whatif-save', async () => {
+    await wb.clearNotifications();
+    const before = snapshot(path.join(projectDir, 'tasks', TASK));
+    await wb.openActivityView('Piggyback Masks');
+    await wb.contextMenu(wb.treeRow(TASK), 'Show Sparsity Heatmap');
+    const frame = wb.webview();
+    await frame.locator('#tab-whatif').click();
+    const slider = frame.locator('#whatif-threshold');
+    await slider.waitFor({ state: 'visible', timeout: 60_000 });
+    await slider.focus();
+    // The highest threshold the slider offers (just below the mask scale): the most weights off.
+    await wb.page.keyboard.press('End');
+    const acc = frame.locator('[data-view="whatif"] [data-stat="accuracy"] strong');
+    await acc.waitFor({ timeout: 120_000 });
+    const threshold = Number(((await frame.locator('[data-view="whatif"] [data-stat="threshold"] strong').textContent()) ?? '').trim());
+    const probe = ((await acc.textContent()) ?? '').trim();
+    assert.ok(threshold > 5e-3 && threshold < 1e-2, `slider end threshold ${threshold}`);
+    assert.match(probe, /^\d+\.\d\d%$/);
+    await frame.locator('[data-action="save-threshold"]').click();
+    await wb.typeAndAccept(`${TASK}-slider`, /save .* at threshold/);
+    await wb.treeRow(`${TASK}-slider`).waitFor({ timeout: 120_000 });
+    const stats = readProjectStats(projectDir);
+    const saved = stats.tasks.find((t) => t.name === `${TASK}-slider`);
+    const orig = stats.tasks.find((t) => t.name === TASK)!;
+    assert.ok(saved && saved.state === 'trained', 'the slider\'s threshold is stored as a task');
+    assert.ok((saved.sparsity ?? 0) > (orig.sparsity ?? 0), `a higher threshold switches more weights off (${saved.sparsity} vs ${orig.sparsity})`);
+    assert.deepEqual(snapshot(path.join(projectDir, 'tasks', TASK)), before, 'the original task is not altered');
+    report.whatIf = { threshold, probeAccuracy: probe, savedSparsity: saved.sparsity, originalSparsity: orig.sparsity };
+    await wb.shot('whatif');
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'delete', projectDir, '--task', `${TASK}-slider`], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+  }));
+
   it('a copied project still evaluates; a missing backbone is shown in the tree and relinked', withShot('moved-project', async () => {
     await wb.clearNotifications();
     fs.cpSync(projectDir, copiedDir, { recursive: true });
