@@ -32,6 +32,7 @@ import { compactCount } from './overlap';
 import { assignSlots, slotColor, slotMarker } from './palette';
 import { emaDebiased } from './smoothing';
 import type { Theme } from './theme';
+import { applyChartTheme } from './chartTheme';
 import type { ViewContext } from './viewContext';
 
 // Register only what we draw: keeps the bundle small (no chart.js/auto).
@@ -408,18 +409,8 @@ export class CurvesView {
 
   applyTheme(t: Theme): void {
     for (const chart of Object.values(this.charts)) {
+      applyChartTheme(chart, t);
       const o = chart.options;
-      o.color = t.fg;
-      o.font = { ...(o.font ?? {}), family: t.font };
-      for (const ax of [o.scales?.x, o.scales?.y]) {
-        if (!ax) continue;
-        if (ax.ticks) ax.ticks.color = t.fg;
-        if (ax.grid) ax.grid.color = t.grid;
-        if (ax.border) ax.border.color = t.grid;
-        const title = (ax as { title?: { color?: string } }).title;
-        if (title) title.color = t.muted;
-      }
-      if (o.plugins?.title) o.plugins.title.color = t.fg;
       if (o.plugins?.tooltip) {
         o.plugins.tooltip.backgroundColor = t.bg;
         o.plugins.tooltip.titleColor = t.fg;

@@ -13,6 +13,7 @@ import { h, int, labelledSelect, pct } from './dom';
 import { AnalysisChannel } from './analysisClient';
 import { exportButtons, exportCsv, exportPng } from './exportChart';
 import type { Theme } from './theme';
+import { applyChartTheme } from './chartTheme';
 import { post } from './vscodeApi';
 import type { ViewContext } from './viewContext';
 
@@ -108,17 +109,7 @@ export class WhatIfView {
   applyTheme(t: Theme): void {
     const c = this.chart;
     if (!c) return;
-    const o = c.options;
-    o.color = t.fg;
-    o.font = { ...(o.font ?? {}), family: t.font };
-    for (const ax of [o.scales?.x, o.scales?.y]) {
-      if (!ax) continue;
-      if (ax.ticks) ax.ticks.color = t.fg;
-      if (ax.grid) ax.grid.color = t.grid;
-      const title = (ax as { title?: { color?: string } }).title;
-      if (title) title.color = t.muted;
-    }
-    if (o.plugins?.title) o.plugins.title.color = t.fg;
+    applyChartTheme(c, t);
     const ds = c.data.datasets[0];
     ds.borderColor = ds.backgroundColor = t.series[0];
     c.update('none');

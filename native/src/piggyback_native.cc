@@ -7,9 +7,11 @@
 #include <node_api.h>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
+#include <pthread.h>
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstdint>
 #include <cstring>
@@ -100,6 +102,32 @@ napi_value guarded(napi_env env, F&& f) {
 void need(const F32& a, size_t n, const char* what) {
   if (a.n < n) throw Err{std::string("array too small: ") + what};
 }
+
+// Holds this thread's asynchronous signals (blocked, delivered when the scope ends) while oneDNN
+// runs. oneDNN 2.x's JIT sgemm kernels (jit_avx512_common_gemm_f32, jit_avx_gemm_f32: the
+// "nocopy" path of dnnl_sgemm and of gemm-based primitives) point rsp into a malloc'ed workspace
+// when K exceeds their stack capacity (e.g. 64x3136x128 with B transposed). A signal arriving then
+// gets its frame pushed below that workspace, over malloc's chunk headers, and a later free
+// aborts ("corrupted size vs. prev_size"). Any handled signal does it; V8's CPU profiler
+// (node --cpu-prof) sends SIGPROF every millisecond. uxlfoundation/oneDNN#4845 (fixed upstream
+// by #4855; Debian's libdnnl 2.6.3 has it). Every OpenMP parallel region started from here (by
+// oneDNN or parRange/parRows) is inside a scope, so the worker threads libgomp creates inherit
+// the mask and never take a signal. Fault signals stay unblocked (blocking them is undefined).
+class HoldSignals {
+ public:
+  HoldSignals() {
+    sigset_t s;
+    sigfillset(&s);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) sigdelset(&s, sig);
+    pthread_sigmask(SIG_BLOCK, &s, &old_);
+  }
+  ~HoldSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  HoldSignals(const HoldSignals&) = delete;
+  HoldSignals& operator=(const HoldSignals&) = delete;
+
+ private:
+  sigset_t old_;
+};
 
 // ------------------------------------------------------------------------------------------
 // oneDNN state
@@ -281,6 +309,7 @@ void depthwiseBwdWeights(const ConvDims& c, const float* x, const float* dy, flo
 // 2: dw = bwdWeights(x=a, dy=b).
 napi_value Conv(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
+    HoldSignals hold;  // oneDNN (gemm-based convolutions, reorders) runs below
     auto a = args(env, info, 5);
     int mode = static_cast<int>(num(env, a[0]));
     F32 A = f32(env, a[1]), B = f32(env, a[2]), Out = f32(env, a[3]);
@@ -344,6 +373,7 @@ napi_value Conv(napi_env env, napi_callback_info info) {
 napi_value ConvImpl(napi_env env, napi_callback_info info) {
   napi_value out = nullptr;
   guarded(env, [&] {
+    HoldSignals hold;
     auto a = args(env, info, 2);
     ConvEntry* e = getConv(static_cast<int>(num(env, a[0])), convDims(ints(env, a[1])), fixedThreads > 0 ? fixedThreads : allThreads());
     NAPI_OK(napi_create_string_utf8(env, e->impl.c_str(), e->impl.size(), &out));
@@ -355,6 +385,7 @@ napi_value ConvImpl(napi_env env, napi_callback_info info) {
 // batchA/batchB are 1 (broadcast) or the batch count.
 napi_value Gemm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
+    HoldSignals hold;  // dnnl_sgemm's JIT kernels move rsp into the heap
     auto a = args(env, info, 4);
     F32 A = f32(env, a[0]), B = f32(env, a[1]), C = f32(env, a[2]);
     auto d = ints(env, a[3]);
@@ -401,6 +432,7 @@ void parRange(int64_t n, F f) {
     f(int64_t{0}, n);
     return;
   }
+  HoldSignals hold;  // OpenMP threads created here inherit the mask (see HoldSignals)
 #pragma omp parallel num_threads(t)
   {
     int k = omp_get_num_threads(), i = omp_get_thread_num();
@@ -418,6 +450,7 @@ void parRows(int64_t rows, int64_t width, F f) {
     f(int64_t{0}, rows);
     return;
   }
+  HoldSignals hold;
 #pragma omp parallel num_threads(t)
   {
     int k = omp_get_num_threads(), i = omp_get_thread_num();

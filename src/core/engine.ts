@@ -24,7 +24,7 @@ import { readProjectStats } from './project/stats';
 import { checkCanSaveTask, deleteTask as deleteStoredTask, loadTask, loadTaskScores, readTaskMeta, saveBaseline, saveTask, type TaskArtifacts } from './project/taskFiles';
 import type { TaskMeta } from './project/taskMeta';
 import { masksAtThreshold } from './project/scoresFile';
-import { encodeMaskFile } from './project/maskFile';
+import { encodeMaskFileAsync } from './project/maskFile';
 import { packBinary, packTernary } from './project/bitpack';
 import { subsetDataset } from './data/split';
 import { batchTensors, evaluateLogits } from './train/batches';
@@ -736,15 +736,18 @@ export async function rethresholdTask(req: RethresholdRequest, signal?: AbortSig
       off += z;
       return m.length ? z / m.length : 0;
     });
-    const coded = encodeMaskFile(kind, masks.map((m) => (kind === 'ternary' ? packTernary(m) : packBinary(m))), { compress: { layers } });
-    const bytes = coded.reduce((a, c) => a + c.byteLength, 0);
+    // The stored size (Brotli) is computed on the thread pool while the probe set is evaluated.
+    const coded = encodeMaskFileAsync(kind, masks.map((m) => (kind === 'ternary' ? packTernary(m) : packBinary(m))), layers);
+    coded.catch(() => undefined); // awaited below; handled here should the evaluation throw first
     const net = new PiggybackNet(backbone, artifacts.classNames.length, { ...artifacts.options, threshold: artifacts.options.threshold, name: `${req.task}@${t}` }, { masks, head: artifacts.head, bn: artifacts.bn });
+    let accuracy: number;
     try {
-      const r = evaluateLogits(ds, (x) => net.logits(x, false));
-      points.push({ threshold: t, layerSparsity, sparsity: total ? off / total : 0, bitsPerMaskedWeight: total ? (bytes * 8) / total : 0, probeAccuracy: r.accuracy });
+      accuracy = evaluateLogits(ds, (x) => net.logits(x, false)).accuracy;
     } finally {
       net.dispose();
     }
+    const bytes = (await coded).reduce((a, c) => a + c.byteLength, 0);
+    points.push({ threshold: t, layerSparsity, sparsity: total ? off / total : 0, bitsPerMaskedWeight: total ? (bytes * 8) / total : 0, probeAccuracy: accuracy });
   }
   let savedAs: string | null = null;
   if (req.saveAs !== undefined && first) {

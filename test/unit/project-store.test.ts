@@ -287,3 +287,18 @@ test('sparse ternary masks are coded filter by filter and load back exactly', ()
   const off = a.masks.reduce((n, m) => n + m.filter((v) => v === 0).length, 0);
   assert.ok(Math.abs((stats.sparsity ?? NaN) - off / MASKED) < 1e-12, 'sparsity read from the coded file');
 });
+
+test('the what-if\'s thread-pool encoder writes the same mask.bin bytes as the save path', async () => {
+  const { encodeMaskFile, encodeMaskFileAsync } = await import('../../src/core/project/maskFile');
+  const { packBinary } = await import('../../src/core/project/bitpack');
+  for (const p of [0.01, 0.5]) {
+    const masks = LAYERS.map((l, li) => {
+      const r = rng(7 + li);
+      return Uint8Array.from({ length: l.size }, () => (r() < p ? 0 : 1));
+    });
+    const packed = masks.map((m) => packBinary(m));
+    const sync = Buffer.concat(encodeMaskFile('binary', packed, { compress: { layers: LAYERS } }));
+    const async = Buffer.concat(await encodeMaskFileAsync('binary', packed, LAYERS));
+    assert.ok(sync.equals(async), `off fraction ${p}: ${sync.byteLength} vs ${async.byteLength} bytes`);
+  }
+});

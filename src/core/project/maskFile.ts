@@ -86,14 +86,30 @@ function maskBody(kind: MaskKind, packed: PackedMask[]): Uint8Array[] {
 export function encodeMaskFile(kind: MaskKind, packed: PackedMask[], opts: { compress?: { layers: MaskedLayerInfo[] } } = {}): Uint8Array[] {
   const raw = [leBytes(maskHeader(MASK_VERSION_RAW, kind, packed)), ...maskBody(kind, packed)];
   if (!opts.compress) return raw;
-  const { layers } = opts.compress;
+  const { rawBody, params } = filterMajorBody(kind, packed, opts.compress.layers);
+  return codedOrRaw(kind, packed, raw, rawBody, zlib.brotliCompressSync(rawBody, { params }));
+}
+
+/**
+ * encodeMaskFile with compression, Brotli running on libuv's thread pool: the what-if slider
+ * starts it, evaluates its probe set meanwhile, then awaits the size (same bytes as the sync one).
+ */
+export async function encodeMaskFileAsync(kind: MaskKind, packed: PackedMask[], layers: MaskedLayerInfo[]): Promise<Uint8Array[]> {
+  const raw = [leBytes(maskHeader(MASK_VERSION_RAW, kind, packed)), ...maskBody(kind, packed)];
+  const { rawBody, params } = filterMajorBody(kind, packed, layers);
+  const coded = await new Promise<Buffer>((resolve, reject) => zlib.brotliCompress(rawBody, { params }, (e, b) => (e ? reject(e) : resolve(b))));
+  return codedOrRaw(kind, packed, raw, rawBody, coded);
+}
+
+function filterMajorBody(kind: MaskKind, packed: PackedMask[], layers: MaskedLayerInfo[]): { rawBody: Buffer; params: Record<number, number> } {
   const reordered = packed.map((p, i) => packLayer(kind, filterMajor(unpackLayer(kind, p), filterGroups(layers[i]))));
   const rawBody = Buffer.concat(maskBody(kind, reordered));
   // Quality 11 is slow on big masks; 9 keeps a ResNet-50-sized save around a second.
   const quality = rawBody.byteLength > (1 << 20) ? 9 : 11;
-  const coded = zlib.brotliCompressSync(rawBody, {
-    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: rawBody.byteLength },
-  });
+  return { rawBody, params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 24, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: rawBody.byteLength } };
+}
+
+function codedOrRaw(kind: MaskKind, packed: PackedMask[], raw: Uint8Array[], rawBody: Buffer, coded: Buffer): Uint8Array[] {
   if (coded.byteLength + 8 >= rawBody.byteLength) return raw;
   return [leBytes(maskHeader(MASK_VERSION_CODED, kind, packed, [CODEC_BROTLI_FILTER_MAJOR, rawBody.byteLength])), coded];
 }
