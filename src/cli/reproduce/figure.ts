@@ -26,7 +26,9 @@ export function heatmapHtml(results: ArchResult[], scaleMax: number): string {
   const blocks = results.map((r) => {
     const ls = r.layerSparsity;
     const head = ls.layers.map((l) => `<th class="l"><div>${esc(l.name)}</div></th>`).join('');
+    // The paper-protocol masks only: the short-run ablation has its own table.
     const body = ls.tasks
+      .filter((t) => !t.task.includes('.'))
       .map((t) => `<tr><th class="t">${esc(t.task)}</th>${t.layerSparsity.map((v) => `<td style="background:${colour(v / scaleMax)};color:${v / scaleMax > 0.5 ? '#fff' : '#000'}">${(100 * v).toFixed(1)}</td>`).join('')}</tr>`)
       .join('');
     return `<h2>${esc(r.arch)}: ${esc(r.backbone.description)}</h2><table><tr><th></th>${head}</tr>${body}</table>`;
@@ -37,7 +39,7 @@ body{font:12px sans-serif;margin:12px;background:#fff;color:#000}h1{font-size:15
 table{border-collapse:collapse}td{width:34px;height:20px;text-align:center;font-size:10px;border:1px solid #fff}
 th.t{text-align:right;padding-right:6px;font-weight:normal;white-space:nowrap}th.l{vertical-align:bottom;font-weight:normal;padding-bottom:3px}
 th.l div{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-size:10px}.legend span{display:inline-block;padding:2px 8px;margin-right:2px}
-</style></head><body><h1>Per-layer sparsity: % of each layer's weights a task's mask switches off</h1>
+</style></head><body><h1>Per-layer sparsity: % of each layer's weights a task's mask switches off (paper protocol)</h1>
 <div class="legend">${legend}</div>${blocks.join('')}</body></html>`;
 }
 
@@ -50,7 +52,7 @@ export async function writeHeatmapPng(results: ArchResult[], file: string): Prom
   } catch {
     return 'playwright-core is not installed (npm ci installs it as a dev dependency)';
   }
-  const max = Math.max(0.01, ...results.flatMap((r) => r.layerSparsity.tasks.flatMap((t) => t.layerSparsity)));
+  const max = Math.max(0.01, ...results.flatMap((r) => r.layerSparsity.tasks.filter((t) => !t.task.includes('.')).flatMap((t) => t.layerSparsity)));
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 400 }, deviceScaleFactor: 1 });
