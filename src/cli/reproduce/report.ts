@@ -168,6 +168,7 @@ interface BaseChoice {
   rule: string;
   backend: string;
   commands?: string[];
+  candidates?: Array<{ baseTask: string; trainImages: number; steps: number; testAccuracy: number }>;
   rows: Array<{ backbone: string; baseTask: string; task: string; valAccuracy: number; deadUnits: number; units: number }>;
 }
 
@@ -182,7 +183,9 @@ function baseChoice(choice: BaseChoice | null): string[] {
       return r ? `${pct(r.valAccuracy, 1)} (${r.deadUnits} of ${r.units} dead)` : '-';
     }), pct(mean(rs.map((r) => r.valAccuracy)), 1)];
   });
-  const out = ['## Choosing the base task', '', `Two vgg6 backbones, one per candidate base task, trained for about the same number of steps; then ${choice.rule}, on ${choice.backend}:`, '', mdTable(['base task', ...tasks, 'mean'], body), ''];
+  const cands = choice.candidates ?? [];
+  const trained = cands.length ? ` (${cands.map((c) => `${c.baseTask}: ${c.trainImages.toLocaleString('en-US')} images, ${c.steps.toLocaleString('en-US')} steps, ${pct(c.testAccuracy, 1)} on its own test split`).join('; ')})` : '';
+  const out = ['## Choosing the base task', '', `Two vgg6 backbones, one per candidate base task, trained for about the same number of steps${trained}; then ${choice.rule}, on ${choice.backend}. The higher mean wins; resnet8 was then pretrained on the winner with the same settings.`, '', mdTable(['base task', ...tasks, 'mean'], body), ''];
   if (choice.commands?.length) out.push('```', ...choice.commands, '```', '');
   return out;
 }
