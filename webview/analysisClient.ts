@@ -33,6 +33,27 @@ export class AnalysisChannel {
   get busy(): boolean {
     return pending.has(this.latest);
   }
+
+  /**
+   * A button's long job: one at a time, the button stays enabled (a disabled button drops
+   * keyboard focus) but says aria-busy; `working` shows in the status line, an error replaces it.
+   */
+  runFromButton(button: HTMLElement, status: HTMLElement, working: string, req: AnalysisRequest, ok: (r: AnalysisResult) => void): void {
+    if (this.busy) return;
+    button.setAttribute('aria-busy', 'true');
+    status.textContent = working;
+    this.send(
+      req,
+      (r) => {
+        button.removeAttribute('aria-busy');
+        ok(r);
+      },
+      (message) => {
+        button.removeAttribute('aria-busy');
+        status.textContent = message;
+      },
+    );
+  }
 }
 
 /** main.ts calls this for every validated analysisResult / analysisError. */

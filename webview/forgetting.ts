@@ -78,24 +78,12 @@ export class ForgettingView {
   }
 
   private reevaluate(): void {
-    // One run at a time. The button stays enabled (a disabled button drops keyboard focus) but says it is busy.
-    if (this.channel.busy) return;
-    this.run.setAttribute('aria-busy', 'true');
-    this.status.textContent = 'Re-evaluating every task from its stored files in the worker…';
-    this.channel.send(
-      { kind: 'forgetting' },
-      (r) => {
-        this.run.removeAttribute('aria-busy');
-        if (r.kind !== 'forgetting') return;
-        this.computed = r.matrix;
-        this.status.textContent = forgettingStatement(r.matrix);
-        this.render();
-      },
-      (message) => {
-        this.run.removeAttribute('aria-busy');
-        this.status.textContent = message;
-      },
-    );
+    this.channel.runFromButton(this.run, this.status, 'Re-evaluating every task from its stored files in the worker…', { kind: 'forgetting' }, (r) => {
+      if (r.kind !== 'forgetting') return;
+      this.computed = r.matrix;
+      this.status.textContent = forgettingStatement(r.matrix);
+      this.render();
+    });
   }
 
   /** Stored version: stats order is the manifest's, the order tasks were added. */

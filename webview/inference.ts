@@ -56,24 +56,12 @@ export class InferenceView {
   }
 
   private infer(): void {
-    // One run at a time; enabled but busy, so keyboard focus stays on the button.
-    if (this.channel.busy) return;
-    this.run.setAttribute('aria-busy', 'true');
-    this.status.textContent = 'Running every task\u2019s network on every task\u2019s test images in the worker…';
-    this.channel.send(
-      { kind: 'inference' },
-      (r) => {
-        this.run.removeAttribute('aria-busy');
-        if (r.kind !== 'inference') return;
-        this.result = r.result;
-        this.status.textContent = `The most confident network was the images\u2019 own task for ${pct(r.result.accuracy, 2)} of ${int(r.result.imagesPerTask.reduce((a, b) => a + b, 0))} test images (chance: ${pct(1 / r.result.tasks.length, 1)}).`;
-        this.render(r.result);
-      },
-      (message) => {
-        this.run.removeAttribute('aria-busy');
-        this.status.textContent = message;
-      },
-    );
+    this.channel.runFromButton(this.run, this.status, 'Running every task\u2019s network on every task\u2019s test images in the worker…', { kind: 'inference' }, (r) => {
+      if (r.kind !== 'inference') return;
+      this.result = r.result;
+      this.status.textContent = `The most confident network was the images\u2019 own task for ${pct(r.result.accuracy, 2)} of ${int(r.result.imagesPerTask.reduce((a, b) => a + b, 0))} test images (chance: ${pct(1 / r.result.tasks.length, 1)}).`;
+      this.render(r.result);
+    });
   }
 
   private render(r: TaskInferenceResult): void {
