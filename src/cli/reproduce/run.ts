@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { describeBackend, initBackend, type BackendPreference } from '../../core/backend';
 import { packageRoot } from '../../core/paths';
 import { writeJsonAtomic } from '../../core/project/atomic';
-import type { ReproducePlan } from './plan';
+import { ARCH_IDS, type ReproducePlan } from './plan';
 import type { ArchResult } from './types';
 import { runBackbone } from './backboneRun';
 import { RunProgress } from './progress';
@@ -31,13 +31,14 @@ export interface ReproduceConfig {
   signal?: AbortSignal;
 }
 
+/** HEAD, and whether tracked files differ from it (the run's own reports under docs/ excepted). */
 export function gitCommit(): string {
   const run = (args: string[]) => execFileSync('git', args, { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     const head = run(['rev-parse', '--short', 'HEAD']);
     let dirty = false;
     try {
-      dirty = run(['status', '--porcelain', '--untracked-files=no']).length > 0;
+      dirty = run(['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)docs/results*']).length > 0;
     } catch {
       /* unknown: report clean */
     }
@@ -97,7 +98,7 @@ export async function runReproduce(cfg: ReproduceConfig): Promise<ArchResult[]> 
     done.push(result);
     log(`[${arch.id}] done in ${(result.seconds / 60).toFixed(1)} min; saved ${archResultFile(cfg.outDir, arch.id)}`);
   }
-  const all = readArchResults(cfg.outDir, plan.archs.map((a) => a.id));
+  const all = readArchResults(cfg.outDir, [...ARCH_IDS, ...plan.archs.map((a) => a.id)]);
   await writeReports(all, cfg.outDir, log);
   log(`wrote ${path.join(cfg.outDir, 'results.md')} and results.csv from ${all.map((a) => a.arch).join(', ')}`);
   return done;
