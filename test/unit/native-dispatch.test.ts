@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
-import { loadNativeAddon } from '../../src/core/native/addon';
+
 import { nativeStats, resetNativeStats } from '../../src/core/native/nativeBackend';
 import { Backbone } from '../../src/core/model/backbone';
 import { buildReferenceCnn } from '../../src/core/model/referenceCnn';
@@ -23,14 +23,9 @@ import { PiggybackNet } from '../../src/core/train/taskNets';
 import { trainStep } from '../../src/core/train/loop';
 import { smallResidualNet } from '../helpers/residualNet';
 import { adam } from '../../src/core/train/adam';
+import { nativeSkip } from '../helpers/nativeSkip';
 
-let available = true;
-try {
-  loadNativeAddon();
-} catch {
-  available = false;
-}
-const skip = available ? false : 'native addon not built (npm run build:native): nothing to check';
+const skip = nativeSkip('native addon not built (npm run build:native): nothing to check');
 
 /** Kernels that must never run in JS, whatever their size. */
 const ALWAYS_NATIVE = new Set([
@@ -42,7 +37,7 @@ const ALWAYS_NATIVE = new Set([
 const LARGE = 2048;
 
 before(async () => {
-  if (available) await initBackend('native');
+  if (!skip) await initBackend('native');
 });
 
 interface StepReport {

@@ -7,18 +7,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
-import { loadNativeAddon } from '../../src/core/native/addon';
+
 import { nativeStats, RELU_GRAD_KERNEL, CLIP_GRAD_KERNEL } from '../../src/core/native/nativeBackend';
 import { randData, maxRelErr } from '../helpers/kernelCheck';
 import { adam, FUSED_ADAM_KERNEL } from '../../src/core/train/adam';
+import { nativeSkip } from '../helpers/nativeSkip';
 
-let available = true;
-try {
-  loadNativeAddon();
-} catch {
-  available = false;
-}
-const skip = available ? false : 'native addon not built (npm run build:native)';
+const skip = nativeSkip();
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -49,7 +44,7 @@ function ran(kernel: string): number {
 }
 
 before(async () => {
-  if (!available) return;
+  if (skip) return;
   await initBackend('cpu');
   const info = await initBackend('native');
   assert.equal(info.name, 'native');

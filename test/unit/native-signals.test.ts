@@ -14,15 +14,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultAddonPath, loadNativeAddon } from '../../src/core/native/addon';
+import { defaultAddonPath } from '../../src/core/native/addon';
+import { nativeSkip } from '../helpers/nativeSkip';
 
-let available = true;
-try {
-  loadNativeAddon();
-} catch {
-  available = false;
-}
-const skip = available ? false : 'native addon not built (npm run build:native)';
+const skip = nativeSkip();
 
 // [M, N, K, transA, transB] of the reference CNN's dense layer (batch 64, 3136 -> 128): forward,
 // dx (the shape that took the heap-workspace kernel on AVX-512 and AVX2) and dW.

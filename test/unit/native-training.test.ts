@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { tf } from '../../src/core/tf';
 import { initBackend } from '../../src/core/backend';
 import { PiggybackError } from '../../src/core/errors';
-import { loadNativeAddon } from '../../src/core/native/addon';
+
 import { Backbone } from '../../src/core/model/backbone';
 import { buildReferenceCnn } from '../../src/core/model/referenceCnn';
 import { PiggybackNet, FinetuneNet, type TaskNet } from '../../src/core/train/taskNets';
@@ -19,14 +19,9 @@ import * as fs from 'node:fs';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../../src/core/model/nsfwjsMobilenet';
 import { smallResidualNet } from '../helpers/residualNet';
 import { adam } from '../../src/core/train/adam';
+import { nativeSkip } from '../helpers/nativeSkip';
 
-let available = true;
-try {
-  loadNativeAddon();
-} catch {
-  available = false;
-}
-const skip = available ? false : 'native addon not built (npm run build:native)';
+const skip = nativeSkip();
 
 function batch(i: number, n: number, shape: [number, number, number] = [28, 28, 1]): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
