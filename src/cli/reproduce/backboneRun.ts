@@ -79,13 +79,18 @@ function describeBackbone(arch: ArchPlan, dir: string, pretrainFile: string | nu
   };
 }
 
-async function deadUnitsOn(dir: string, t: TaskPlan, p: Protocol): Promise<FeatureDiagnostic> {
+/** Dead feature units of the frozen backbone on each task's training images (one backbone load for all). */
+async function deadUnitsPerTask(dir: string, tasks: TaskPlan[], p: Protocol): Promise<FeatureDiagnostic[]> {
   const s = engine.projectStats(dir);
   const bb = await Backbone.load(s.backbone.modelPath, { cutAt: s.backbone.cutAt, inputHW: [s.backbone.inputShape[0], s.backbone.inputShape[1]] });
   try {
     const [height, width, channels] = bb.inputShape;
-    const d = await loadDataset(t.dataset, { height, width, channels }, { trainPerClass: t.trainPerClass, testLimit: 1, valFraction: p.valFraction, seed: p.seed });
-    return { task: t.dataset, ...countDeadUnits((x) => bb.features(x, bb.frozenContext()), d.train) };
+    const out: FeatureDiagnostic[] = [];
+    for (const t of tasks) {
+      const d = await loadDataset(t.dataset, { height, width, channels }, { trainPerClass: t.trainPerClass, testLimit: 1, valFraction: p.valFraction, seed: p.seed });
+      out.push({ task: t.dataset, ...countDeadUnits((x) => bb.features(x, bb.frozenContext()), d.train) });
+    }
+    return out;
   } finally {
     bb.dispose();
   }
@@ -98,8 +103,7 @@ export async function runBackbone(arch: ArchPlan, ctx: BackboneRunContext): Prom
   const { backboneDir, info } = await createProject(arch, dir, ctx);
   const before = snapshotFiles(backboneDir);
   ctx.log(`[${arch.id}] ${info.description}: ${info.maskedParams.toLocaleString('en-US')} masked weights in ${info.maskedLayers} layers, input ${info.inputShape.join('x')}`);
-  const features: FeatureDiagnostic[] = [];
-  for (const t of arch.tasks) features.push(await deadUnitsOn(dir, t, p));
+  const features = await deadUnitsPerTask(dir, arch.tasks, p);
   const rows: ResultRow[] = [];
   const trained: Trained[] = [];
 
