@@ -65,13 +65,23 @@ test('quick reproduce over two backbones: per-arch JSON, CSV rows per (backbone,
   }
 
   for (const r of rs) {
+    // The head rate: one pilot per candidate per task, on validation; the best (ties: the first) trains the full run.
+    assert.deepEqual(r.headRates?.map((h) => h.task), tasks);
+    for (const h of r.headRates ?? []) {
+      assert.deepEqual(h.candidates.map((c) => c.lrHead), plan.protocol.headRateSelection?.candidates);
+      for (const c of h.candidates) assert.ok(c.valAccuracy !== null && c.valAccuracy >= 0 && c.valAccuracy <= 1);
+      const best = h.candidates.reduce((b, c) => ((c.valAccuracy as number) > (b.valAccuracy as number) ? c : b));
+      assert.equal(h.chosen, best.lrHead);
+      assert.equal(Number(rows.find((x) => x.backbone === r.arch && x.task === h.task && x.method === 'piggyback')?.lr), h.chosen, 'the full run trains at the chosen head rate');
+    }
+    assert.deepEqual(fs.readdirSync(path.join(root, 'work', r.arch, 'tasks')).filter((t) => t.includes('pilot')), [], 'pilot tasks are deleted');
     assert.ok(r.forgetting.passed, JSON.stringify(r.forgetting));
     assert.equal(r.forgetting.tasks.length, 2 * tasks.length, 'main and 51-step tasks re-evaluated');
     for (const t of r.forgetting.tasks) assert.equal(t.accuracyAtEnd, t.accuracyAfterTraining);
   }
 
   const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
-  for (const s of ['a1: Piggyback', 'a2: fine-tune', 'a1: bits / weight', '## Setup', 'SGD, momentum 0.9', "## The schedule's effect", '## No forgetting', '**PASSED**', '## Per-layer sparsity', 'Quick mode']) {
+  for (const s of ['a1: Piggyback', 'a2: fine-tune', 'a1: bits / weight', '## Setup', 'SGD, momentum 0.9', '## Head learning rate, chosen on validation', "## The schedule's effect", '## No forgetting', '**PASSED**', '## Per-layer sparsity', 'Quick mode']) {
     assert.ok(md.includes(s), `results.md lacks "${s}"`);
   }
   // Re-rendered from the saved JSON alone: the same CSV.

@@ -16,9 +16,10 @@ import { readTaskMeta } from '../../core/project/taskFiles';
 import { packageRoot } from '../../core/paths';
 import type { BaselineOptimizer, TaskStats, TrainEvent, TrainOptions } from '../../core/types';
 import type { ArchPlan, TaskPlan } from './plan';
-import type { ArchResult, BackboneInfo, FeatureDiagnostic, ForgettingCheck, ForgettingTask, LayerSparsity, Protocol, ResultRow } from './types';
+import type { ArchResult, BackboneInfo, FeatureDiagnostic, ForgettingCheck, ForgettingTask, HeadRateChoice, LayerSparsity, Protocol, ResultRow } from './types';
 import { sameRecord, sha256File, snapshotFiles } from './snapshot';
 import type { RunProgress } from './progress';
+import { pilotMethod } from './pilot';
 
 export interface BackboneRunContext {
   protocol: Protocol;
@@ -137,8 +138,37 @@ export async function runBackbone(arch: ArchPlan, ctx: BackboneRunContext): Prom
     return { stats, row };
   }
 
+  /** A short Piggyback run per candidate head rate on the training split, scored on validation; the pilot tasks are deleted after. */
+  async function chooseHeadRate(t: TaskPlan): Promise<HeadRateChoice | null> {
+    const sel = p.headRateSelection;
+    if (!sel || sel.candidates.length < 2) return null;
+    const candidates: HeadRateChoice['candidates'] = [];
+    for (const lrHead of sel.candidates) {
+      stopIfAborted(ctx.signal);
+      const name = `${t.dataset}.pilot-head-${lrHead}`;
+      const method = pilotMethod(lrHead);
+      const stats = await engine.trainTask(
+        { projectDir: dir, task: name, dataset: t.dataset, options: optionsFor(p.piggyback.lrMask, lrHead, sel.epochs, 0), trainPerClass: t.trainPerClass, testLimit: 1, valFraction: p.valFraction, backend: ctx.backendPref },
+        sink(t.dataset, method),
+        ctx.signal,
+      );
+      ctx.progress.finish(arch.id, t.dataset, method);
+      engine.deleteTask(dir, name);
+      candidates.push({ lrHead, valAccuracy: lastVal(stats.history), sparsity: stats.sparsity });
+    }
+    // Strictly better validation accuracy wins; ties keep the earlier candidate (the paper's rate).
+    let best = candidates[0];
+    for (const c of candidates.slice(1)) if ((c.valAccuracy ?? -1) > (best.valAccuracy ?? -1)) best = c;
+    ctx.log(`[${arch.id}] ${t.dataset} head rate: ${candidates.map((c) => `${c.lrHead} → val ${c.valAccuracy === null ? '-' : (100 * c.valAccuracy).toFixed(2) + '%'}`).join(', ')}; chose ${best.lrHead}`);
+    return { task: t.dataset, pilotEpochs: sel.epochs, candidates, chosen: best.lrHead };
+  }
+
+  const headRates: HeadRateChoice[] = [];
   for (const t of arch.tasks) {
-    const main = await piggyback(t, t.dataset, 'piggyback', optionsFor(p.piggyback.lrMask, p.piggyback.lrHead, p.epochs, p.decayAt), t.trainPerClass);
+    const choice = await chooseHeadRate(t);
+    if (choice) headRates.push(choice);
+    const lrHead = choice?.chosen ?? p.piggyback.lrHead;
+    const main = await piggyback(t, t.dataset, 'piggyback', optionsFor(p.piggyback.lrMask, lrHead, p.epochs, p.decayAt), t.trainPerClass);
     stopIfAborted(ctx.signal);
     const opt = (m: Protocol['classifier']): BaselineOptimizer => ({ kind: m.optimizer, lr: m.lr, lrDecayEvery: m.decayEvery >= p.epochs ? 0 : m.decayEvery, momentum: m.momentum });
     const baselines = await engine.runBaselines(
@@ -184,5 +214,5 @@ export async function runBackbone(arch: ArchPlan, ctx: BackboneRunContext): Prom
   const backboneUnchanged = sameRecord(before, snapshotFiles(backboneDir));
   const forgetting: ForgettingCheck = { backboneFiles: before, backboneUnchanged, tasks, passed: backboneUnchanged && tasks.every((t) => t.equal && t.filesUnchanged) };
   ctx.log(`[${arch.id}] no forgetting: ${forgetting.passed ? 'passed' : 'FAILED'}`);
-  return { arch: arch.id, backbone: info, protocol: p, rows, forgetting, layerSparsity, features, skipped: [] };
+  return { arch: arch.id, backbone: info, protocol: p, rows, forgetting, layerSparsity, features, headRates, skipped: [] };
 }

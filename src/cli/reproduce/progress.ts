@@ -9,6 +9,7 @@ import { loadDataset } from '../../core/data';
 import { formatDuration } from '../../core/train/eta';
 import type { TrainEvent } from '../../core/types';
 import type { ReproducePlan } from './plan';
+import { pilotMethod } from './pilot';
 
 export interface SplitCounts {
   train: number;
@@ -18,6 +19,9 @@ export interface SplitCounts {
 
 /** Cost of one training image relative to Piggyback on the same backbone (measured on vgg6, 28 px). */
 const METHOD_COST: Record<string, number> = { piggyback: 1, 'piggyback-51-steps': 1, classifier: 0.08, finetune: 2 };
+
+/** A head-rate pilot is a short Piggyback run: it costs what Piggyback costs per image. */
+const family = (method: string): string => (method.startsWith('pilot-head-') ? 'piggyback' : method);
 
 interface Work {
   arch: string;
@@ -47,6 +51,11 @@ export class RunProgress {
     for (const a of plan.archs) {
       for (const t of a.tasks) {
         const main = await count(t.dataset, t.trainPerClass, t.testLimit);
+        for (const lr of p.headRateSelection?.candidates ?? []) {
+          if ((p.headRateSelection?.candidates.length ?? 0) < 2) break;
+          this.splits.set(`${a.id}|${t.dataset}|${pilotMethod(lr)}`, main);
+          this.work.push({ arch: a.id, task: t.dataset, method: pilotMethod(lr), units: (p.headRateSelection?.epochs ?? 0) * main.train, done: 0, seconds: 0 });
+        }
         for (const m of ['piggyback', 'classifier', 'finetune']) {
           this.splits.set(`${a.id}|${t.dataset}|${m}`, main);
           this.work.push({ arch: a.id, task: t.dataset, method: m, units: p.epochs * main.train, done: 0, seconds: 0 });
@@ -97,7 +106,7 @@ export class RunProgress {
   /** Seconds per unit of work for a (backbone, method), measured or guessed. */
   private rate(arch: string, method: string): number | null {
     const measured = (a: string, m: string) => {
-      const ws = this.work.filter((w) => w.arch === a && w.method === m && w.done > 0);
+      const ws = this.work.filter((w) => w.arch === a && family(w.method) === family(m) && w.done > 0);
       const done = ws.reduce((s, w) => s + w.done, 0);
       return done > 0 ? ws.reduce((s, w) => s + w.seconds, 0) / done : null;
     };

@@ -101,7 +101,17 @@ export interface ArchResult {
   forgetting: ForgettingCheck;
   layerSparsity: LayerSparsity;
   features: FeatureDiagnostic[];
+  /** Per task, the head-rate pilot runs and the rate chosen (absent in results saved before the selection existed). */
+  headRates?: HeadRateChoice[];
   skipped: string[];
+}
+
+/** One task's head-rate selection: validation accuracy after the pilot, per candidate rate. */
+export interface HeadRateChoice {
+  task: string;
+  pilotEpochs: number;
+  candidates: Array<{ lrHead: number; valAccuracy: number | null; sparsity: number | null }>;
+  chosen: number;
 }
 
 /** The paper's training protocol (official scripts), and the short-budget ablation. */
@@ -114,6 +124,12 @@ export interface Protocol {
   finetune: { optimizer: 'sgd-momentum'; lr: number; momentum: number; decayEvery: number };
   /** The earlier short run (about 51 steps), kept as an ablation row. */
   short: { trainPerClass: number; epochs: number; lrMask: number; lrHead: number; decayEvery: number } | null;
+  /**
+   * Piggyback's head rate chosen per task on the validation split: a short pilot run per
+   * candidate (the paper's rate first; it keeps ties), then the full run at the winner.
+   * null = the paper's rate, no selection.
+   */
+  headRateSelection: { candidates: number[]; epochs: number } | null;
   seed: number;
   valFraction: number;
   /** What differs from the paper, and why (chosen on validation data only). */
