@@ -613,6 +613,43 @@ napi_value ClipGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// bnClipGrad(dy, z, a, out, max): out = (z > 0 && z <= max ? dy : 0) * a[c], channel-last, C = a's
+// length. The gradient of clip(relu(z), 0, max) with z = batchNorm(x) frozen (a = gamma / sqrt(var +
+// eps)) w.r.t. x: what ClipGrad, ReluGrad and the BN gradient's Multiply computed in three passes
+// (ReLU6 after a frozen BN, 22 times in a MobileNetV2 step), in one.
+napi_value BnClipGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    F32 D = f32(env, a[0]), Z = f32(env, a[1]), A = f32(env, a[2]), O = f32(env, a[3]);
+    const float hi = static_cast<float>(num(env, a[4]));
+    int64_t C = A.n, n = O.n;
+    if (C == 0 || n % C) throw Err{"bnClipGrad: channels"};
+    need(D, n, "dy"), need(Z, n, "z");
+    parRows(n / C, C, [&](int64_t rs, int64_t re) {
+      const float* __restrict d = D.p;
+      const float* __restrict z = Z.p;
+      const float* __restrict sc = A.p;
+      float* __restrict o = O.p;
+      // Locals, not the captured references: stores through o could alias them otherwise
+      // (node-gyp builds with -fno-strict-aliasing) and the loop would not vectorise (10x slower).
+      const float h = hi;
+      const int64_t w = C;
+      for (int64_t r = rs; r < re; r++) {
+        const float* __restrict dr = d + r * w;
+        const float* __restrict zr = z + r * w;
+        float* __restrict orow = o + r * w;
+        for (int64_t c = 0; c < w; c++) {
+          // Both loads unconditional, a select, then the multiply: a load or multiply under the
+          // condition is not if-converted (it could trap) and the loop would not vectorise.
+          float zi = zr[c], dv = dr[c];
+          float di = ((zi > 0.0f) & (zi <= h)) ? dv : 0.0f;
+          orow[c] = di * sc[c];
+        }
+      }
+    });
+  });
+}
+
 // batchNorm(x, mean, var, offset|null, scale|null, out, eps): channel-last, every parameter has
 // length 1 or C (= its own length); C is the largest parameter length.
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
@@ -1285,7 +1322,7 @@ NAPI_MODULE_INIT() {
              {"convImpl", ConvImpl}, {"gemm", Gemm},               {"binary", Binary},
              {"unary", Unary},       {"reluGrad", ReluGrad},       {"batchNorm", BatchNorm},
              {"maxPool", MaxPool},   {"maxPoolGrad", MaxPoolGrad}, {"sumAxes", SumAxes}, {"tile", Tile}, {"compare", Compare}, {"toF32", ToF32},
-             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}, {"adam", Adam}, {"clipGrad", ClipGrad}};
+             {"slice", Slice}, {"pad", Pad}, {"clip", Clip}, {"binaryNd", BinaryNd}, {"select", Select}, {"sumMiddle", SumMiddle}, {"adam", Adam}, {"clipGrad", ClipGrad}, {"bnClipGrad", BnClipGrad}};
   for (auto& f : fns) {
     napi_value v;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;

@@ -9,6 +9,7 @@ import { PiggybackError } from '../errors';
 import type { BnValues, DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
 import { loadLayersModelFile } from './modelIO';
 import { inferenceBatchSize, readRange } from '../data/dataset';
+import { frozenBnReluMax, frozenBnScale } from './fusedOps';
 
 /** A BN layer's parameters as tensors (the stored form is BnValues<Float32Array>). */
 export type BnParams = BnValues<tf.Tensor1D>;
@@ -39,7 +40,11 @@ type Step =
   | { op: 'input'; out: number }
   | { op: 'masked'; index: number; layer: tf.layers.Layer; kind: LayerKind; inputs: number[]; out: number }
   | { op: 'bn'; index: number; inputs: number[]; out: number }
-  | { op: 'apply'; layer: tf.layers.Layer; inputs: number[]; out: number };
+  | { op: 'apply'; layer: tf.layers.Layer; inputs: number[]; out: number }
+  /** Keras ReLU(max_value): clip(relu(x), 0, max). */
+  | { op: 'relu-max'; max: number; inputs: number[]; out: number }
+  /** A BN whose only reader is a ReLU(max_value): one op when the BN is frozen (fusedOps.ts). */
+  | { op: 'bn-relu-max'; index: number; max: number; inputs: number[]; out: number };
 
 const MASKABLE: Record<string, LayerKind> = { Conv2D: 'conv2d', DepthwiseConv2D: 'depthwise', Dense: 'dense' };
 
@@ -157,6 +162,8 @@ export class Backbone {
             },
           });
           steps.push({ op: 'bn', index: bnLayers.length - 1, inputs, out });
+        } else if (className === 'ReLU' && typeof l.maxValue === 'number' && inputs.length === 1) {
+          steps.push({ op: 'relu-max', max: l.maxValue, inputs, out });
         } else {
           steps.push({ op: 'apply', layer, inputs, out });
         }
@@ -165,6 +172,7 @@ export class Backbone {
       return out;
     };
     const outputSlot = visit(model.outputs[0]);
+    fuseBnReluMax(steps, outputSlot);
     if (layers.length === 0) {
       throw new PiggybackError('BAD_MODEL', 'the backbone has no Conv2D, DepthwiseConv2D or Dense layer to mask');
     }
@@ -196,6 +204,13 @@ export class Backbone {
           }
           case 'bn':
             return this.runBn(step.index, slots[step.inputs[0]], ctx);
+          case 'relu-max':
+            return tf.clipByValue(tf.relu(slots[step.inputs[0]]), 0, step.max);
+          case 'bn-relu-max': {
+            const { params, training } = ctx.bn(step.index);
+            if (training) return tf.clipByValue(tf.relu(this.runBn(step.index, slots[step.inputs[0]], ctx)), 0, step.max);
+            return frozenBnReluMax(slots[step.inputs[0]], params, this.bnLayers[step.index].epsilon, step.max);
+          }
           case 'apply': {
             const ins = step.inputs.map((s) => slots[s]);
             return step.layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
@@ -298,9 +313,29 @@ export class Backbone {
 function frozenBatchNorm(x: tf.Tensor, p: BnParams, epsilon: number): tf.Tensor {
   const f = tf.customGrad(((input: tf.Tensor) => ({
     value: tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon),
-    gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.div(p.gamma, tf.sqrt(tf.add(p.movingVariance, epsilon)))),
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, frozenBnScale(p, epsilon)),
   })) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
   return f(x);
+}
+
+/**
+ * Merges each BN step whose output only a ReLU(max_value) step reads into one 'bn-relu-max'
+ * step at the ReLU's place (nothing between them reads the BN's output).
+ */
+function fuseBnReluMax(steps: Step[], outputSlot: number): void {
+  const readers = new Map<number, number>();
+  for (const st of steps) if (st.op !== 'input') for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  for (let i = 0; i < steps.length; i++) {
+    const r = steps[i];
+    if (r.op !== 'relu-max') continue;
+    const src = r.inputs[0];
+    const b = steps.findIndex((st) => st.op === 'bn' && st.out === src);
+    if (b < 0 || readers.get(src) !== 1 || src === outputSlot) continue;
+    const bn = steps[b] as Extract<Step, { op: 'bn' }>;
+    steps[i] = { op: 'bn-relu-max', index: bn.index, max: r.max, inputs: bn.inputs, out: r.out };
+    steps.splice(b, 1);
+    i--;
+  }
 }
 
 /** True inside tf.grad/variableGrads: every intermediate must then live until the backward pass. */
