@@ -27,11 +27,12 @@ function inputs(): { x: tf.Tensor4D; p: { gamma: tf.Tensor1D; beta: tf.Tensor1D;
   };
 }
 
-function check(backend: string): void {
+function check(backend: string, max: number): void {
   const { x, p, dy } = inputs();
   const eps = 1e-3;
-  const composite = (t: tf.Tensor) => tf.clipByValue(tf.relu(tf.batchNorm(t, p.movingMean, p.movingVariance, p.beta, p.gamma, eps)), 0, 6);
-  const fused = (t: tf.Tensor) => frozenBnReluMax(t, p, eps, 6);
+  const clip = (t: tf.Tensor) => (Number.isFinite(max) ? tf.clipByValue(t, 0, max) : t);
+  const composite = (t: tf.Tensor) => clip(tf.relu(tf.batchNorm(t, p.movingMean, p.movingVariance, p.beta, p.gamma, eps)));
+  const fused = (t: tf.Tensor) => frozenBnReluMax(t, p, eps, max);
   assert.deepEqual(Array.from(fused(x).dataSync()), Array.from(composite(x).dataSync()), `${backend}: forward values`);
   const gFused = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(fused(t), dy)))(x).dataSync();
   const gRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(composite(t), dy)))(x).dataSync();
@@ -41,7 +42,7 @@ function check(backend: string): void {
   for (let i = 0; i < z.length; i++) {
     if (z[i] === 0) atZero++;
     if (z[i] === 6) atSix++;
-    const pass = z[i] > 0 && z[i] <= 6;
+    const pass = z[i] > 0 && z[i] <= max;
     if (!pass) assert.equal(gFused[i] + 0, 0, `${backend}: gradient at z=${z[i]} must be 0`);
     else assert.ok(Math.abs(gFused[i] - gRef[i]) <= 1e-6 * Math.max(1, Math.abs(gRef[i])), `${backend}: gradient at ${i}: ${gFused[i]} vs ${gRef[i]}`);
     assert.equal(gRef[i] === 0, gFused[i] === 0, `${backend}: zero pattern at z=${z[i]}`);
@@ -50,15 +51,17 @@ function check(backend: string): void {
   tf.dispose([x, dy, ...Object.values(p)]);
 }
 
-test('fused frozen BN + ReLU6 on wasm: same values, same gradient', async () => {
+test('fused frozen BN + ReLU6 (and plain ReLU) on wasm: same values, same gradient', async () => {
   await initBackend('wasm');
-  check('wasm');
+  check('wasm', 6);
+  check('wasm', Infinity);
 });
 
-test('fused frozen BN + ReLU6 on native: one kernel, same values and gradient', { skip: nativeSkip() }, async () => {
+test('fused frozen BN + ReLU6 (and plain ReLU) on native: one kernel, same values and gradient', { skip: nativeSkip() }, async () => {
   await initBackend('native');
   const { nativeStats, resetNativeStats } = await import('../../src/core/native/nativeBackend');
   resetNativeStats();
-  check('native');
+  check('native', 6);
+  check('native', Infinity);
   assert.ok((nativeStats.native.get('PiggybackBnClipGrad') ?? 0) > 0, 'the native kernel ran');
 });

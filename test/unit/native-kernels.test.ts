@@ -97,6 +97,20 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
       }, 1e-4);
     }
   }
+  // 1x1 maps to 1x1 maps (ResNet-18's last stage at 32 px): computed as a product with the one tap
+  // the padding leaves; 'same' 3x3 and 5x5, explicit odd padding, dilation 2, stride 2.
+  const onePixel: Array<[number, number | 'same' | 'valid', number, number]> = [[3, 'same', 1, 1], [5, 'same', 1, 1], [3, 1, 1, 2], [3, 2, 2, 1], [2, 'same', 1, 1]];
+  for (const [k, pad, dil, st] of onePixel) {
+    await same(`conv on a 1x1 map: k${k} pad ${pad} dilation ${dil} stride ${st}`, () => {
+      const x = rand([5, 1, 1, 24], k + dil) as tf.Tensor4D;
+      const w = rand([k, k, 24, 40], k * 7 + st) as tf.Tensor4D;
+      const conv = (a: tf.Tensor, b: tf.Tensor) => (dil > 1 ? tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad, 'NHWC', dil) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad));
+      const y = conv(x, w);
+      if (dil > 1) return [y]; // tfjs has no gradient for dilated convolutions
+      const r = rand(y.shape, 9);
+      return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, w])];
+    }, 1e-4);
+  }
   const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
   after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
   assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');

@@ -41,9 +41,9 @@ type Step =
   | { op: 'masked'; index: number; layer: tf.layers.Layer; kind: LayerKind; inputs: number[]; out: number }
   | { op: 'bn'; index: number; inputs: number[]; out: number }
   | { op: 'apply'; layer: tf.layers.Layer; inputs: number[]; out: number }
-  /** Keras ReLU(max_value): clip(relu(x), 0, max). */
+  /** Keras ReLU(max_value): clip(relu(x), 0, max); max Infinity: relu(x). */
   | { op: 'relu-max'; max: number; inputs: number[]; out: number }
-  /** A BN whose only reader is a ReLU(max_value): one op when the BN is frozen (fusedOps.ts). */
+  /** A BN whose only reader is a ReLU: one op when the BN is frozen (fusedOps.ts). */
   | { op: 'bn-relu-max'; index: number; max: number; inputs: number[]; out: number };
 
 const MASKABLE: Record<string, LayerKind> = { Conv2D: 'conv2d', DepthwiseConv2D: 'depthwise', Dense: 'dense' };
@@ -162,8 +162,8 @@ export class Backbone {
             },
           });
           steps.push({ op: 'bn', index: bnLayers.length - 1, inputs, out });
-        } else if (className === 'ReLU' && typeof l.maxValue === 'number' && inputs.length === 1) {
-          steps.push({ op: 'relu-max', max: l.maxValue, inputs, out });
+        } else if (className === 'ReLU' && inputs.length === 1) {
+          steps.push({ op: 'relu-max', max: typeof l.maxValue === 'number' ? l.maxValue : Infinity, inputs, out });
         } else {
           steps.push({ op: 'apply', layer, inputs, out });
         }
@@ -205,10 +205,10 @@ export class Backbone {
           case 'bn':
             return this.runBn(step.index, slots[step.inputs[0]], ctx);
           case 'relu-max':
-            return tf.clipByValue(tf.relu(slots[step.inputs[0]]), 0, step.max);
+            return reluMax(slots[step.inputs[0]], step.max);
           case 'bn-relu-max': {
             const { params, training } = ctx.bn(step.index);
-            if (training) return tf.clipByValue(tf.relu(this.runBn(step.index, slots[step.inputs[0]], ctx)), 0, step.max);
+            if (training) return reluMax(this.runBn(step.index, slots[step.inputs[0]], ctx), step.max);
             return frozenBnReluMax(slots[step.inputs[0]], params, this.bnLayers[step.index].epsilon, step.max);
           }
           case 'apply': {
@@ -316,6 +316,12 @@ function frozenBatchNorm(x: tf.Tensor, p: BnParams, epsilon: number): tf.Tensor 
     gradFunc: (dy: tf.Tensor) => tf.mul(dy, frozenBnScale(p, epsilon)),
   })) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
   return f(x);
+}
+
+/** What a Keras ReLU layer computes: relu(x), clipped at max when it has one. */
+function reluMax(x: tf.Tensor, max: number): tf.Tensor {
+  const r = tf.relu(x);
+  return Number.isFinite(max) ? tf.clipByValue(r, 0, max) : r;
 }
 
 /**
