@@ -81,7 +81,7 @@ function assertAllNative(what: string, r: StepReport, mustRun: string[]): void {
   assert.deepEqual(missing, [], `${what}: these kernels did not run natively (is the check vacuous?)`);
 }
 
-const CONV_STEP = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FusedBatchNorm', 'BatchMatMul', 'Multiply', 'Add', 'Greater'];
+const CONV_STEP = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FusedBatchNorm', 'BatchMatMul', 'Multiply', 'Add', 'PiggybackMaskWeight'];
 
 test('reference CNN: a mask-training step runs every hot kernel natively', { skip }, async () => {
   const bb = Backbone.fromModel(buildReferenceCnn(1), 'dispatch', '(in memory)');

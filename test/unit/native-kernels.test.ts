@@ -116,6 +116,27 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
   assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');
 });
 
+test('STE forward W ⊙ mask(s) as one kernel: binary and ternary values (ties at the threshold and at 0) and the STE gradient', { skip }, async () => {
+  const { makeMaskedWeight, MASK_WEIGHT_KERNEL } = await import('../../src/core/model/ste');
+  const before = ran(MASK_WEIGHT_KERNEL);
+  for (const kind of ['binary', 'ternary'] as const) {
+    await same(`masked weight ${kind}`, () => {
+      const shape = [3, 3, 7, 11];
+      const w = rand(shape, 21);
+      const n = 3 * 3 * 7 * 11;
+      // Scores around the threshold 0.005 and 0, with exact ties at both.
+      const sv = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0.005 : i % 7 === 0 ? 0 : (((i * 37) % 23) - 11) / 1000));
+      const s = tf.tensor(sv, shape);
+      const f = makeMaskedWeight(w, 0.005, kind);
+      const r = rand(shape, 22);
+      const [g] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(f(x), r)))([s]);
+      // +0 for a -0: the fused kernel writes 0 where tfjs' product of a negative weight and 0 is -0.
+      return [tf.add(f(s), 0), g];
+    }, 0);
+  }
+  assert.ok(ran(MASK_WEIGHT_KERNEL) > before, 'the fused kernel ran');
+});
+
 test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, paddings)', { skip }, async () => {
   let seed = 100;
   for (const k of [1, 3]) {
