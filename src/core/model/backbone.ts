@@ -325,8 +325,9 @@ function reluMax(x: tf.Tensor, max: number): tf.Tensor {
 }
 
 /**
- * Merges each BN step whose output only a ReLU(max_value) step reads into one 'bn-relu-max'
- * step at the ReLU's place (nothing between them reads the BN's output).
+ * Merges each BN step whose output only a ReLU step reads (ReLU6 in MobileNetV2; conv, BN, ReLU
+ * in ResNets and VGG-style nets) into one 'bn-relu-max' step at the ReLU's place (nothing
+ * between them reads the BN's output).
  */
 function fuseBnReluMax(steps: Step[], outputSlot: number): void {
   const readers = new Map<number, number>();
