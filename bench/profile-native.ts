@@ -1,7 +1,7 @@
 /**
  * Per-kernel profile of Piggyback mask training on a TF.js backend (default 'native').
  *
- *   npx tsx bench/profile-native.ts [--model mnv2|ref|res] [--hw 32] [--batch 16] [--steps 6]
+ *   npx tsx bench/profile-native.ts [--model mnv2|ref|res|resnet18] [--hw 32] [--batch 16] [--steps 6]
  *                                   [--warmup 2] [--backend native|wasm|cpu] [--top 25] [--profile 0|1]
  *
  * Adam is the engine's (src/core/train/adam.ts). mnv2: nsfwjs@4.3.0's MobileNetV2 cut at block_10_project_BN (every conv masked, BN frozen),
@@ -21,6 +21,7 @@ import { tf } from '../src/core/tf';
 import { initBackend, type BackendName } from '../src/core/backend';
 import { Backbone } from '../src/core/model/backbone';
 import { buildReferenceCnn } from '../src/core/model/referenceCnn';
+import { buildResNet, resnet18Spec } from '../src/core/model/resnet';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../src/core/model/nsfwjsMobilenet';
 import { PiggybackNet } from '../src/core/train/taskNets';
 import { trainStep } from '../src/core/train/loop';
@@ -101,6 +102,9 @@ async function main(): Promise<void> {
   } else if (MODEL === 'res') {
     backbone = Backbone.fromModel(smallResidualNet(), 'res', '(in memory)');
     inShape = [28, 28, 3];
+  } else if (MODEL === 'resnet18') {
+    backbone = Backbone.fromModel(buildResNet(resnet18Spec(HW)), 'resnet18', '(in memory)');
+    inShape = [HW, HW, 3];
   } else {
     const modelPath = extractNsfwjsMobilenet(path.join(os.tmpdir(), 'piggyback-profile-mnv2'));
     backbone = await Backbone.load(modelPath, { cutAt: MOBILENET_DEFAULT_CUT, inputHW: [HW, HW] });
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
   recording = false;
 
   const kernelMs = [...acc.values()].reduce((s, a) => s + a.ms, 0);
-  console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : MODEL === 'res' ? 'small residual net (test/helpers/residualNet)' : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
+  console.log(`backend ${info.detail}; model ${MODEL === 'ref' ? 'reference CNN' : MODEL === 'res' ? 'small residual net (test/helpers/residualNet)' : MODEL === 'resnet18' ? `ResNet-18 ${HW}px (random weights)` : `MobileNetV2 ${HW}px cut ${MOBILENET_DEFAULT_CUT}`}; masked weights ${backbone.maskedParams}`);
   console.log(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY ?? '(unset)'}; PIGGYBACK_NATIVE_THREADS ${process.env.PIGGYBACK_NATIVE_THREADS ?? '(unset)'}`);
   console.log(`batch ${BATCH}, ${STEPS} timed steps after ${WARMUP} warm-up; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; loss ${loss.toFixed(4)}`);
   console.log(`IMG/S ${((STEPS * BATCH) / (plain / 1000)).toFixed(2)}   (${(plain / STEPS).toFixed(1)} ms/step, uninstrumented)`);

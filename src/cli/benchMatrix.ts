@@ -50,6 +50,7 @@ export interface ArchRow {
   ratioVsTorch: number | null;
   /** Training FLOP/s reached (3 x forward per image) over the measured GEMM peak. */
   fractionOfPeak: number | null;
+  /** Peak RSS of the process that measured this row (each row runs in a fresh one). */
   peakRssMb: number;
 }
 
@@ -168,72 +169,104 @@ function specs(quick: boolean): RowSpec[] {
   ];
 }
 
+/** The rows `piggyback bench` measures (quick: one timed step each). */
+export function rowCount(quick: boolean): number {
+  return specs(quick).length;
+}
+
 /**
- * Measures every row on each backend in `backends` (the first is also timed for fine-tuning
- * and inference). A backend that does not load is listed with the reason.
+ * One row measured in this process: mask training per backend in `backends` (the first is also
+ * timed for fine-tuning and inference). A backend that does not load is listed with the reason.
+ * bench/arch-row.ts runs this in a child process per row, so that the row's peak RSS is its own.
+ */
+export async function measureRow(index: number, opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): Promise<ArchRow> {
+  const spec = specs(opts.quick)[index];
+  const speeds: BackendSpeed[] = [];
+  let meta: { masked: number; flops: number } | null = null;
+  let finetune: number | null = null;
+  let evalRate: number | null = null;
+  for (const [i, name] of opts.backends.entries()) {
+    let info;
+    try {
+      info = await initBackend(name);
+    } catch (e) {
+      speeds.push({ backend: name, maskImgPerSec: null, note: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+      continue;
+    }
+    if (info.name !== name) {
+      speeds.push({ backend: name, maskImgPerSec: null, note: `not available (${info.fallbackReason ?? info.detail})` });
+      continue;
+    }
+    const { backbone, cleanup } = await spec.build();
+    try {
+      const [, , c] = backbone.inputShape;
+      meta ??= { masked: backbone.maskedParams, flops: forwardFlops(backbone) };
+      const net = maskNet(backbone, `bench-${spec.arch}`);
+      const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, 1);
+      speeds.push({ backend: info.detail, maskImgPerSec: rate, note: null });
+      opts.log(`${spec.arch} ${spec.size}px batch ${spec.batch}: mask training ${rate.toFixed(1)} img/s on ${info.detail}`);
+      if (i === 0) {
+        evalRate = timeEval(net, spec.size, c, spec.batch, Math.max(1, spec.steps));
+        net.dispose();
+        const ft = new FinetuneNet(backbone, 10, 1, `bench-ft-${spec.arch}`);
+        finetune = timeTrain(ft, spec.size, c, spec.batch, Math.max(1, Math.ceil(spec.steps / 2)), 1);
+        ft.dispose();
+        opts.log(`  fine-tuning ${finetune.toFixed(1)} img/s, inference ${evalRate.toFixed(1)} img/s`);
+      } else net.dispose();
+    } finally {
+      cleanup();
+    }
+  }
+  const measured = speeds.filter((x) => x.maskImgPerSec !== null);
+  const best = measured.reduce<BackendSpeed | null>((a, x) => (a && (a.maskImgPerSec ?? 0) >= (x.maskImgPerSec ?? 0) ? a : x), null);
+  const bestRate = best?.maskImgPerSec ?? 0;
+  return {
+    arch: spec.arch,
+    size: spec.size,
+    batchSize: spec.batch,
+    steps: spec.steps,
+    maskedWeights: meta?.masked ?? 0,
+    forwardGflopsPerImage: (meta?.flops ?? 0) / 1e9,
+    backends: speeds,
+    bestBackend: best?.backend ?? '-',
+    maskImgPerSec: bestRate,
+    finetuneImgPerSec: finetune,
+    evalImgPerSec: evalRate,
+    torchMaskImgPerSec: null,
+    torchNote: null,
+    ratioVsTorch: null,
+    fractionOfPeak: opts.peakGflops && meta ? (bestRate * 3 * meta.flops) / 1e9 / opts.peakGflops : null,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** measureRow in a fresh child process (bench/arch-row.ts): its log lines are passed on, its peak RSS is the row's own. */
+function measureRowInChild(index: number, opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): ArchRow {
+  const script = path.join(packageRoot(), 'bench', 'arch-row.ts');
+  const args = ['--import', 'tsx', script, '--row', String(index), '--backends', opts.backends.join(','), '--peak', String(opts.peakGflops ?? 0), ...(opts.quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 1_800_000, cwd: packageRoot(), maxBuffer: 64 * 2 ** 20 });
+  for (const line of (r.stderr ?? '').split('\n')) if (line.startsWith('log: ')) opts.log(line.slice(5));
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').filter((l) => !l.startsWith('log: ')).pop();
+    throw new Error(`bench row ${index} failed in its child process: ${why}`);
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as ArchRow;
+}
+
+/**
+ * Every row, each in its own child process (a row's peak RSS is then its own, and one row's
+ * allocations do not slow the next), with the PyTorch peer on the same architecture.
  */
 export async function benchArchitectures(opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): Promise<ArchRow[]> {
   const rows: ArchRow[] = [];
-  for (const spec of specs(opts.quick)) {
-    const speeds: BackendSpeed[] = [];
-    let meta: { masked: number; flops: number } | null = null;
-    let finetune: number | null = null;
-    let evalRate: number | null = null;
-    for (const [i, name] of opts.backends.entries()) {
-      let info;
-      try {
-        info = await initBackend(name);
-      } catch (e) {
-        speeds.push({ backend: name, maskImgPerSec: null, note: e instanceof Error ? e.message.split('\n')[0] : String(e) });
-        continue;
-      }
-      if (info.name !== name) {
-        speeds.push({ backend: name, maskImgPerSec: null, note: `not available (${info.fallbackReason ?? info.detail})` });
-        continue;
-      }
-      const { backbone, cleanup } = await spec.build();
-      try {
-        const [, , c] = backbone.inputShape;
-        meta ??= { masked: backbone.maskedParams, flops: forwardFlops(backbone) };
-        const net = maskNet(backbone, `bench-${spec.arch}`);
-        const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, 1);
-        speeds.push({ backend: info.detail, maskImgPerSec: rate, note: null });
-        opts.log(`${spec.arch} ${spec.size}px batch ${spec.batch}: mask training ${rate.toFixed(1)} img/s on ${info.detail}`);
-        if (i === 0) {
-          evalRate = timeEval(net, spec.size, c, spec.batch, Math.max(1, spec.steps));
-          net.dispose();
-          const ft = new FinetuneNet(backbone, 10, 1, `bench-ft-${spec.arch}`);
-          finetune = timeTrain(ft, spec.size, c, spec.batch, Math.max(1, Math.ceil(spec.steps / 2)), 1);
-          ft.dispose();
-          opts.log(`  fine-tuning ${finetune.toFixed(1)} img/s, inference ${evalRate.toFixed(1)} img/s`);
-        } else net.dispose();
-      } finally {
-        cleanup();
-      }
-    }
+  for (const [index, spec] of specs(opts.quick).entries()) {
+    const row = measureRowInChild(index, opts);
     const torch = torchPeer(spec.torchArch, spec.size, spec.batch, Math.max(2, spec.steps));
     opts.log(torch.imgPerSec ? `  PyTorch ${torch.imgPerSec.toFixed(1)} img/s` : `  PyTorch skipped (${torch.note})`);
-    const measured = speeds.filter((x) => x.maskImgPerSec !== null);
-    const best = measured.reduce<BackendSpeed | null>((a, x) => (a && (a.maskImgPerSec ?? 0) >= (x.maskImgPerSec ?? 0) ? a : x), null);
-    const bestRate = best?.maskImgPerSec ?? 0;
-    rows.push({
-      arch: spec.arch,
-      size: spec.size,
-      batchSize: spec.batch,
-      steps: spec.steps,
-      maskedWeights: meta?.masked ?? 0,
-      forwardGflopsPerImage: (meta?.flops ?? 0) / 1e9,
-      backends: speeds,
-      bestBackend: best?.backend ?? '-',
-      maskImgPerSec: bestRate,
-      finetuneImgPerSec: finetune,
-      evalImgPerSec: evalRate,
-      torchMaskImgPerSec: torch.imgPerSec,
-      torchNote: torch.note,
-      ratioVsTorch: torch.imgPerSec && bestRate ? bestRate / torch.imgPerSec : null,
-      fractionOfPeak: opts.peakGflops && meta ? (bestRate * 3 * meta.flops) / 1e9 / opts.peakGflops : null,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
-    });
+    row.torchMaskImgPerSec = torch.imgPerSec;
+    row.torchNote = torch.note;
+    row.ratioVsTorch = torch.imgPerSec && row.maskImgPerSec ? row.maskImgPerSec / torch.imgPerSec : null;
+    rows.push(row);
   }
   return rows;
 }

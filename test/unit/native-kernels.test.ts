@@ -97,9 +97,44 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
       }, 1e-4);
     }
   }
+  // 1x1 maps to 1x1 maps (ResNet-18's last stage at 32 px): computed as a product with the one tap
+  // the padding leaves; 'same' 3x3 and 5x5, explicit odd padding, dilation 2, stride 2.
+  const onePixel: Array<[number, number | 'same' | 'valid', number, number]> = [[3, 'same', 1, 1], [5, 'same', 1, 1], [3, 1, 1, 2], [3, 2, 2, 1], [2, 'same', 1, 1]];
+  for (const [k, pad, dil, st] of onePixel) {
+    await same(`conv on a 1x1 map: k${k} pad ${pad} dilation ${dil} stride ${st}`, () => {
+      const x = rand([5, 1, 1, 24], k + dil) as tf.Tensor4D;
+      const w = rand([k, k, 24, 40], k * 7 + st) as tf.Tensor4D;
+      const conv = (a: tf.Tensor, b: tf.Tensor) => (dil > 1 ? tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad, 'NHWC', dil) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad));
+      const y = conv(x, w);
+      if (dil > 1) return [y]; // tfjs has no gradient for dilated convolutions
+      const r = rand(y.shape, 9);
+      return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, w])];
+    }, 1e-4);
+  }
   const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
   after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
   assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');
+});
+
+test('STE forward W ⊙ mask(s) as one kernel: binary and ternary values (ties at the threshold and at 0) and the STE gradient', { skip }, async () => {
+  const { makeMaskedWeight, MASK_WEIGHT_KERNEL } = await import('../../src/core/model/ste');
+  const before = ran(MASK_WEIGHT_KERNEL);
+  for (const kind of ['binary', 'ternary'] as const) {
+    await same(`masked weight ${kind}`, () => {
+      const shape = [3, 3, 7, 11];
+      const w = rand(shape, 21);
+      const n = 3 * 3 * 7 * 11;
+      // Scores around the threshold 0.005 and 0, with exact ties at both.
+      const sv = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0.005 : i % 7 === 0 ? 0 : (((i * 37) % 23) - 11) / 1000));
+      const s = tf.tensor(sv, shape);
+      const f = makeMaskedWeight(w, 0.005, kind);
+      const r = rand(shape, 22);
+      const [g] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(f(x), r)))([s]);
+      // +0 for a -0: the fused kernel writes 0 where tfjs' product of a negative weight and 0 is -0.
+      return [tf.add(f(s), 0), g];
+    }, 0);
+  }
+  assert.ok(ran(MASK_WEIGHT_KERNEL) > before, 'the fused kernel ran');
 });
 
 test('depthwise conv2d: values and gradients (multipliers 1/2, strides 1/2, paddings)', { skip }, async () => {

@@ -42,3 +42,14 @@ export function lazyDataset(fields: Omit<Dataset, 'images' | 'read'>, read: (pos
 export function floatBytes(count: number, height: number, width: number, channels: number): number {
   return count * height * width * channels * 4;
 }
+
+/** Inference batches hold at most this many pixels: 256 images at 32x32, 5 at 224x224. */
+export const INFERENCE_PIXELS = 256 * 32 * 32;
+
+/**
+ * The inference batch for images of this size: `wanted`, capped so that a batch holds at most
+ * INFERENCE_PIXELS pixels (at 224 px a batch of 256 would need tens of GB of activations).
+ */
+export function inferenceBatchSize(ds: { height: number; width: number }, wanted = 256): number {
+  return Math.max(1, Math.min(wanted, Math.floor(INFERENCE_PIXELS / Math.max(1, ds.height * ds.width))));
+}

@@ -24,6 +24,10 @@ export interface NativeAddon {
   reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array): void;
   /** out = x >= min && x <= max ? dy : 0 (bounds as float32): tfjs' ClipByValue gradient. */
   clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void;
+  /** The STE forward: binary out = s > t ? w : 0; ternary out = s > t ? w : s < 0 ? -w : 0. */
+  maskWeight(w: Float32Array, s: Float32Array, out: Float32Array, threshold: number, ternary: 0 | 1): void;
+  /** out = z > 0 && z <= max ? dy * a[c] : 0 (channel-last, C = a.length): ReLU6's and a frozen BN's gradients in one pass. */
+  bnClipGrad(dy: Float32Array, z: Float32Array, a: Float32Array, out: Float32Array, max: number): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
   maxPool(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, out: Float32Array, dims: Int32Array): void;

@@ -12,6 +12,8 @@ import * as os from 'node:os';
 import { tf } from '../tf';
 import type { NativeAddon } from './addon';
 import { FUSED_ADAM_KERNEL } from '../train/adam';
+import { BN_CLIP_GRAD_KERNEL } from '../model/fusedOps';
+import { MASK_WEIGHT_KERNEL } from '../model/ste';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -627,6 +629,29 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     },
     ZerosLike: (args) => filled('ZerosLike', 0, args),
     OnesLike: (args) => filled('OnesLike', 1, args),
+    // The STE forward W * mask(scores) in one pass (src/core/model/ste.ts).
+    [MASK_WEIGHT_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { w, s } = args.inputs as Record<string, Info>;
+      const { threshold, ternary } = args.attrs as unknown as { threshold: number; ternary: boolean };
+      const wv = f32(be, w, addon);
+      const sv = f32(be, s, addon);
+      if (!wv || !sv || wv.length !== sv.length) throw new Error(`${MASK_WEIGHT_KERNEL}: expected float32 w and s of one shape`);
+      const o = alloc(wv.length);
+      addon.maskWeight(wv, sv, o, threshold, ternary ? 1 : 0);
+      return done(MASK_WEIGHT_KERNEL, be, w.shape, o);
+    },
+    // ReLU6's and a frozen BN's gradients in one pass (src/core/model/fusedOps.ts).
+    [BN_CLIP_GRAD_KERNEL]: (args) => {
+      const be = args.backend as CpuLike;
+      const { dy, z, a } = args.inputs as Record<string, Info>;
+      const { max } = args.attrs as unknown as { max: number };
+      const [dv, zv, av] = [dy, z, a].map((t) => f32(be, t, addon));
+      if (!dv || !zv || !av || dv.length !== zv.length || av.length === 0 || zv.length % av.length) throw new Error(`${BN_CLIP_GRAD_KERNEL}: expected float32 dy and z of one shape and a per-channel a`);
+      const o = alloc(zv.length);
+      addon.bnClipGrad(dv, zv, av, o, max);
+      return done(BN_CLIP_GRAD_KERNEL, be, z.shape, o);
+    },
     // The gradients of Relu and ClipByValue in one pass each (see registerFusedGradients).
     [RELU_GRAD_KERNEL]: (args) => {
       const be = args.backend as CpuLike;

@@ -1,7 +1,9 @@
 /** Turning Dataset slices into tensors, and batched prediction over a whole Dataset. */
 import { tf } from '../tf';
 import type { Dataset, EvalResult } from '../types';
-import { readImages, readRange } from '../data/dataset';
+import { inferenceBatchSize, readImages, readRange } from '../data/dataset';
+
+export { inferenceBatchSize, INFERENCE_PIXELS } from '../data/dataset';
 
 /**
  * Copies images/labels at positions start..end of `indices` (or of the dataset itself when
@@ -21,9 +23,10 @@ export function batchTensors(ds: Dataset, indices: ArrayLike<number> | null, sta
   return { x: tf.tensor4d(buf, [n, ds.height, ds.width, ds.channels]), y: tf.tensor1d(labels, 'int32') };
 }
 
-/** Predicted class of every image, in dataset order. */
-export function predictClasses(ds: Dataset, logits: (x: tf.Tensor4D) => tf.Tensor2D, batchSize = 256, shouldStop?: () => void): Int32Array {
+/** Predicted class of every image, in dataset order (batches capped by inferenceBatchSize). */
+export function predictClasses(ds: Dataset, logits: (x: tf.Tensor4D) => tf.Tensor2D, wantedBatch = 256, shouldStop?: () => void): Int32Array {
   const out = new Int32Array(ds.count);
+  const batchSize = inferenceBatchSize(ds, wantedBatch);
   for (let s = 0; s < ds.count; s += batchSize) {
     shouldStop?.();
     const e = Math.min(ds.count, s + batchSize);

@@ -1,0 +1,48 @@
+/**
+ * ReLU6 (or ReLU) after a frozen BatchNorm as one op with one gradient pass. MobileNetV2 applies
+ * clip(relu(batchNorm(x)), 0, 6) 22 times per step of the nsfwjs cut; as separate ops the forward
+ * pass runs BN, Relu and ClipByValue and the backward pass ClipByValue's, Relu's and BN's
+ * gradients (three passes over the activations). Here the forward pass is BN then one
+ * ClipByValue (the same values: clip(relu(z), 0, m) = clip(z, 0, m)), and the gradient w.r.t. x
+ * is dy * a where 0 < z <= m, else 0 (a = gamma / sqrt(var + eps), the BN gradient the engine
+ * already used): one kernel on the native backend, a few generic ops elsewhere. The values equal
+ * the separate ops' (up to the sign of zero). A plain ReLU (max Infinity) keeps its Relu forward
+ * and gets the same one-pass gradient (ResNets, VGG-style nets: conv, BN, ReLU).
+ */
+import { tf } from '../tf';
+
+/** Native kernel: inputs {dy, z, a}, attrs {max}. */
+export const BN_CLIP_GRAD_KERNEL = 'PiggybackBnClipGrad';
+
+export interface FrozenBnParams {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  movingMean: tf.Tensor;
+  movingVariance: tf.Tensor;
+}
+
+/** The per-channel factor of a frozen BN's gradient w.r.t. its input. */
+export function frozenBnScale(p: FrozenBnParams, epsilon: number): tf.Tensor {
+  return tf.div(p.gamma, tf.sqrt(tf.add(p.movingVariance, epsilon)));
+}
+
+function bnClipGrad(dy: tf.Tensor, z: tf.Tensor, a: tf.Tensor, max: number): tf.Tensor {
+  const native =
+    dy.dtype === 'float32' && z.dtype === 'float32' && tf.util.arraysEqual(dy.shape, z.shape) &&
+    a.rank === 1 && a.shape[0] === z.shape[z.rank - 1] && tf.getKernel(BN_CLIP_GRAD_KERNEL, tf.getBackend()) !== undefined;
+  if (native) return tf.engine().runKernel(BN_CLIP_GRAD_KERNEL, { dy, z, a }, { max }) as tf.Tensor;
+  return tf.mul(tf.where(tf.logicalAnd(tf.greater(z, 0), tf.lessEqual(z, max)), dy, tf.zerosLike(dy)), a);
+}
+
+/** clip(relu(batchNorm(x)), 0, max) with the BN frozen (max Infinity: relu(batchNorm(x))); parameters get no gradient. */
+export function frozenBnReluMax(x: tf.Tensor, p: FrozenBnParams, epsilon: number, max: number): tf.Tensor {
+  const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const z = tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon);
+    save([z]);
+    return {
+      value: Number.isFinite(max) ? tf.clipByValue(z, 0, max) : tf.relu(z),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => bnClipGrad(dy, saved[0], frozenBnScale(p, epsilon), max),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
+  return f(x);
+}
