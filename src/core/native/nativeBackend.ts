@@ -311,6 +311,17 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     return r;
   };
   const alloc = (n: number): Float32Array => pool.take(n);
+  /** A fused kernel over two float32 inputs of one shape, with an output of that shape. */
+  const pairKernel = (name: string, first: string, second: string, run: (a: Float32Array, b: Float32Array, out: Float32Array, attrs: Record<string, unknown>) => void): tf.KernelFunc => (args) => {
+    const be = args.backend as CpuLike;
+    const ins = args.inputs as Record<string, Info>;
+    const av = f32(be, ins[first], addon);
+    const bv = f32(be, ins[second], addon);
+    if (!av || !bv || av.length !== bv.length) throw new Error(`${name}: expected float32 ${first} and ${second} of one shape`);
+    const o = alloc(av.length);
+    run(av, bv, o, (args.attrs ?? {}) as Record<string, unknown>);
+    return done(name, be, ins[first].shape, o);
+  };
   const done = (name: string, b: CpuLike, shape: number[], out: Float32Array): Info => {
     count(nativeStats.native, name);
     return b.makeTensorInfo(shape, 'float32', out);
@@ -630,17 +641,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     ZerosLike: (args) => filled('ZerosLike', 0, args),
     OnesLike: (args) => filled('OnesLike', 1, args),
     // The STE forward W * mask(scores) in one pass (src/core/model/ste.ts).
-    [MASK_WEIGHT_KERNEL]: (args) => {
-      const be = args.backend as CpuLike;
-      const { w, s } = args.inputs as Record<string, Info>;
-      const { threshold, ternary } = args.attrs as unknown as { threshold: number; ternary: boolean };
-      const wv = f32(be, w, addon);
-      const sv = f32(be, s, addon);
-      if (!wv || !sv || wv.length !== sv.length) throw new Error(`${MASK_WEIGHT_KERNEL}: expected float32 w and s of one shape`);
-      const o = alloc(wv.length);
-      addon.maskWeight(wv, sv, o, threshold, ternary ? 1 : 0);
-      return done(MASK_WEIGHT_KERNEL, be, w.shape, o);
-    },
+    [MASK_WEIGHT_KERNEL]: pairKernel(MASK_WEIGHT_KERNEL, 'w', 's', (w, sc, o, at) => addon.maskWeight(w, sc, o, at.threshold as number, at.ternary ? 1 : 0)),
     // ReLU6's and a frozen BN's gradients in one pass (src/core/model/fusedOps.ts).
     [BN_CLIP_GRAD_KERNEL]: (args) => {
       const be = args.backend as CpuLike;
@@ -653,27 +654,8 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       return done(BN_CLIP_GRAD_KERNEL, be, z.shape, o);
     },
     // The gradients of Relu and ClipByValue in one pass each (see registerFusedGradients).
-    [RELU_GRAD_KERNEL]: (args) => {
-      const be = args.backend as CpuLike;
-      const { dy, x } = args.inputs as Record<string, Info>;
-      const dv = f32(be, dy, addon);
-      const xv = f32(be, x, addon);
-      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${RELU_GRAD_KERNEL}: expected float32 dy and x of one shape`);
-      const o = alloc(xv.length);
-      addon.reluGrad(dv, xv, o);
-      return done(RELU_GRAD_KERNEL, be, x.shape, o);
-    },
-    [CLIP_GRAD_KERNEL]: (args) => {
-      const be = args.backend as CpuLike;
-      const { dy, x } = args.inputs as Record<string, Info>;
-      const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
-      const dv = f32(be, dy, addon);
-      const xv = f32(be, x, addon);
-      if (!dv || !xv || dv.length !== xv.length) throw new Error(`${CLIP_GRAD_KERNEL}: expected float32 dy and x of one shape`);
-      const o = alloc(xv.length);
-      addon.clipGrad(dv, xv, o, clipValueMin, clipValueMax);
-      return done(CLIP_GRAD_KERNEL, be, x.shape, o);
-    },
+    [RELU_GRAD_KERNEL]: pairKernel(RELU_GRAD_KERNEL, 'dy', 'x', (dy, x, o) => addon.reluGrad(dy, x, o)),
+    [CLIP_GRAD_KERNEL]: pairKernel(CLIP_GRAD_KERNEL, 'dy', 'x', (dy, x, o, at) => addon.clipGrad(dy, x, o, at.clipValueMin as number, at.clipValueMax as number)),
     // One fused Adam step (src/core/train/adam.ts): the same float32 ops as tfjs' AdamOptimizer.
     [FUSED_ADAM_KERNEL]: (args) => {
       const be = args.backend as CpuLike;
