@@ -117,7 +117,7 @@ function headRates(results: ArchResult[]): string[] {
   return [
     '## Head learning rate, chosen on validation',
     '',
-    `The only rate changed from the official scripts. Per task, a ${p?.headRateSelection?.epochs ?? '?'}-epoch Piggyback pilot run per candidate head rate (everything else as in the full run), scored on the validation split; the highest wins, a tie keeps the paper's ${p?.piggyback.lrHead}. The test split is never looked at. The full 30-epoch run then uses the winner.`,
+    `The only rate changed from the official scripts. Per task, a ${p?.headRateSelection?.epochs ?? '?'}-epoch Piggyback pilot run per candidate head rate (everything else as in the full run), scored on the validation split; the highest wins, a tie keeps the paper's ${p?.piggyback.lrHead}. The test split plays no part in the choice. The full ${p?.epochs ?? '?'}-epoch run then uses the winner.`,
     '',
     mdTable(['backbone', 'task', 'pilot epochs', 'pilot validation accuracy per head rate', 'chosen', 'full run: validation', 'full run: test'], rows),
     '',
