@@ -170,7 +170,9 @@ class BufferPool {
  * [256 MB, 1 GB]. A training step's activations are all freed at its end and all needed again by
  * the next one; when they exceed the cap the rest is re-allocated every step, page faults and all
  * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s). But the
- * pool adds to the peak: at 224 px (batch 8) a 3 GB cap took peak RSS to 6.4 GB, 1 GB to 3.9 GB.
+ * pool adds to the peak. (At 224 px, batch 8, peak RSS was 3.9 GB with a 1 GB cap and 6.4 GB
+ * with 3 GB, but evaluation keeping every activation caused that; since inference frees them,
+ * 1.4 GB with either cap.)
  */
 function poolCapBytes(): number {
   const env = Number(process.env.PIGGYBACK_NATIVE_POOL_MB);
