@@ -348,7 +348,6 @@ napi_value Conv(napi_env env, napi_callback_info info) {
     int threads = pickThreads(shapeKey, slot, flops);
     omp_set_num_threads(threads);
     auto t0 = std::chrono::steady_clock::now();
-    ConvEntry* e = getConv(mode, c, threads);
     float* xp;
     float* wp;
     float* yp;
@@ -362,11 +361,12 @@ napi_value Conv(napi_env env, napi_callback_info info) {
       need(A, xs, "x"), need(B, ys, "dy"), need(Out, ws, "dw");
       xp = A.p, yp = B.p, wp = Out.p;
     }
-    if (onePixelConv(mode, c, xp, wp, yp)) {
+    if (onePixelConv(mode, c, xp, wp, yp)) {  // before getConv: no oneDNN primitive is built for it
       recordThreads(shapeKey, slot, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       omp_set_num_threads(allThreads());
       return;
     }
+    ConvEntry* e = getConv(mode, c, threads);
     if (mode == 2 && c.G == c.C && c.O == c.C && e->impl.find("dw") == std::string::npos) {
       // oneDNN has no depthwise kernel for this shape (e.g. 2x2 maps under a 3x3 window) and its
       // generic grouped path took ~0.4 ms for a 0.2 MFLOP gradient: a direct loop instead.
