@@ -9,7 +9,7 @@ import { loadDataset } from '../../core/data';
 import { formatDuration } from '../../core/train/eta';
 import type { TrainEvent } from '../../core/types';
 import type { ReproducePlan } from './plan';
-import { pilotMethod } from './pilot';
+import { isPilotMethod, pilotMethod } from './pilot';
 
 export interface SplitCounts {
   train: number;
@@ -21,7 +21,7 @@ export interface SplitCounts {
 const METHOD_COST: Record<string, number> = { piggyback: 1, 'piggyback-51-steps': 1, classifier: 0.08, finetune: 2 };
 
 /** A head-rate pilot is a short Piggyback run: it costs what Piggyback costs per image. */
-const family = (method: string): string => (method.startsWith('pilot-head-') ? 'piggyback' : method);
+const family = (method: string): string => (isPilotMethod(method) ? 'piggyback' : method);
 
 interface Work {
   arch: string;
@@ -51,10 +51,11 @@ export class RunProgress {
     for (const a of plan.archs) {
       for (const t of a.tasks) {
         const main = await count(t.dataset, t.trainPerClass, t.testLimit);
-        for (const lr of p.headRateSelection?.candidates ?? []) {
-          if ((p.headRateSelection?.candidates.length ?? 0) < 2) break;
+        const sel = p.headRateSelection;
+        // As backboneRun: a selection needs two candidates, else no pilot runs.
+        for (const lr of sel && sel.candidates.length >= 2 ? sel.candidates : []) {
           this.splits.set(`${a.id}|${t.dataset}|${pilotMethod(lr)}`, main);
-          this.work.push({ arch: a.id, task: t.dataset, method: pilotMethod(lr), units: (p.headRateSelection?.epochs ?? 0) * main.train, done: 0, seconds: 0 });
+          this.work.push({ arch: a.id, task: t.dataset, method: pilotMethod(lr), units: (sel?.epochs ?? 0) * main.train, done: 0, seconds: 0 });
         }
         for (const m of ['piggyback', 'classifier', 'finetune']) {
           this.splits.set(`${a.id}|${t.dataset}|${m}`, main);
