@@ -145,8 +145,8 @@ export async function runBackbone(arch: ArchPlan, ctx: BackboneRunContext): Prom
     const candidates: HeadRateChoice['candidates'] = [];
     for (const lrHead of sel.candidates) {
       stopIfAborted(ctx.signal);
-      const name = `${t.dataset}.pilot-head-${lrHead}`;
       const method = pilotMethod(lrHead);
+      const name = `${t.dataset}.${method}`;
       const stats = await engine.trainTask(
         { projectDir: dir, task: name, dataset: t.dataset, options: optionsFor(p.piggyback.lrMask, lrHead, sel.epochs, 0), trainPerClass: t.trainPerClass, testLimit: 1, valFraction: p.valFraction, backend: ctx.backendPref },
         sink(t.dataset, method),

@@ -9,7 +9,7 @@ import { PiggybackError } from '../errors';
 import type { BnValues, DataSplits, Dataset, LayerKind, MaskedLayerInfo } from '../types';
 import { loadLayersModelFile } from './modelIO';
 import { inferenceBatchSize, readRange } from '../data/dataset';
-import { frozenBnReluMax, frozenBnScale } from './fusedOps';
+import { frozenBatchNorm, frozenBnReluMax } from './fusedOps';
 
 /** A BN layer's parameters as tensors (the stored form is BnValues<Float32Array>). */
 export type BnParams = BnValues<tf.Tensor1D>;
@@ -301,21 +301,6 @@ export class Backbone {
     for (const bn of this.bnLayers) Object.values(bn.frozen).forEach((t) => t.dispose());
     this.model.dispose();
   }
-}
-
-/**
- * BatchNorm in inference mode with fixed parameters. The forward pass is TF.js's own batchNorm
- * (so outputs equal the model's bit for bit); the gradient w.r.t. x is the per-channel scale
- * gamma / sqrt(var + eps), one multiply, where TF.js's generic batchNorm gradient makes
- * several passes over the activations. Parameters get no gradient: they are frozen here (a
- * task that trains its BN runs in training mode).
- */
-function frozenBatchNorm(x: tf.Tensor, p: BnParams, epsilon: number): tf.Tensor {
-  const f = tf.customGrad(((input: tf.Tensor) => ({
-    value: tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon),
-    gradFunc: (dy: tf.Tensor) => tf.mul(dy, frozenBnScale(p, epsilon)),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
-  return f(x);
 }
 
 /** What a Keras ReLU layer computes: relu(x), clipped at max when it has one. */

@@ -10,20 +10,31 @@
  * and gets the same one-pass gradient (ResNets, VGG-style nets: conv, BN, ReLU).
  */
 import { tf } from '../tf';
+import type { BnValues } from '../types';
 
 /** Native kernel: inputs {dy, z, a}, attrs {max}. */
 export const BN_CLIP_GRAD_KERNEL = 'PiggybackBnClipGrad';
 
-export interface FrozenBnParams {
-  gamma: tf.Tensor;
-  beta: tf.Tensor;
-  movingMean: tf.Tensor;
-  movingVariance: tf.Tensor;
-}
+type FrozenBnParams = BnValues<tf.Tensor>;
 
 /** The per-channel factor of a frozen BN's gradient w.r.t. its input. */
-export function frozenBnScale(p: FrozenBnParams, epsilon: number): tf.Tensor {
+function frozenBnScale(p: FrozenBnParams, epsilon: number): tf.Tensor {
   return tf.div(p.gamma, tf.sqrt(tf.add(p.movingVariance, epsilon)));
+}
+
+/**
+ * BatchNorm in inference mode with fixed parameters. The forward pass is TF.js's own batchNorm
+ * (so outputs equal the model's bit for bit); the gradient w.r.t. x is the per-channel scale
+ * gamma / sqrt(var + eps), one multiply, where TF.js's generic batchNorm gradient makes
+ * several passes over the activations. Parameters get no gradient: they are frozen here (a
+ * task that trains its BN runs in training mode).
+ */
+export function frozenBatchNorm(x: tf.Tensor, p: FrozenBnParams, epsilon: number): tf.Tensor {
+  const f = tf.customGrad(((input: tf.Tensor) => ({
+    value: tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon),
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, frozenBnScale(p, epsilon)),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
+  return f(x);
 }
 
 function bnClipGrad(dy: tf.Tensor, z: tf.Tensor, a: tf.Tensor, max: number): tf.Tensor {
