@@ -752,28 +752,29 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
 }
 
 // pool dims: N,H,W,C, KH,KW, OH,OW, sh,sw, dh,dw, pt,pl
-// maxPool(x, out, dims)
+// maxPool(x, out, dims): output rows split over the threads when large.
 napi_value MaxPool(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 3);
     F32 X = f32(env, a[0]), O = f32(env, a[1]);
     auto d = ints(env, a[2]);
     if (d.size() < 14) throw Err{"maxPool: need 14 dims"};
-    int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
-            dh = d[10], dw = d[11], pt = d[12], pl = d[13];
+    const int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
+                  dh = d[10], dw = d[11], pt = d[12], pl = d[13];
     need(X, N * H * W * C, "x"), need(O, N * OH * OW * C, "y");
     const float* x = X.p;
     float* y = O.p;
-    for (int64_t b = 0; b < N; b++)
-      for (int64_t i = 0; i < OH; i++) {
+    parRows(N * OH, OW * C, [&](int64_t rs, int64_t re) {
+      for (int64_t r = rs; r < re; r++) {
+        const int64_t b = r / OH, i = r % OH;
         for (int64_t j = 0; j < OW; j++) {
-          float* __restrict yo = y + ((b * OH + i) * OW + j) * C;
+          float* __restrict yo = y + (r * OW + j) * C;
           for (int64_t c = 0; c < C; c++) yo[c] = -INFINITY;
           for (int64_t kh = 0; kh < KH; kh++) {
-            int64_t h = i * sh - pt + kh * dh;
+            const int64_t h = i * sh - pt + kh * dh;
             if (h < 0 || h >= H) continue;
             for (int64_t kw = 0; kw < KW; kw++) {
-              int64_t w = j * sw - pl + kw * dw;
+              const int64_t w = j * sw - pl + kw * dw;
               if (w < 0 || w >= W) continue;
               const float* __restrict xi = x + ((b * H + h) * W + w) * C;
               for (int64_t c = 0; c < C; c++) yo[c] = xi[c] > yo[c] ? xi[c] : yo[c];  // NaN never wins, as in tfjs
@@ -781,52 +782,91 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
           }
         }
       }
+    });
   });
+}
+
+// One window of a max pool's gradient: per channel, the index (row-major window order) of the
+// first strictly largest input, -1 if none (NaN never wins). Plain function, the index kept as a
+// float and every load unconditional: only then do the loops vectorise.
+static void windowArgmax(const float* __restrict x, int64_t H, int64_t W, int64_t C, int64_t h0, int64_t w0, int64_t KH,
+                         int64_t KW, int64_t dh, int64_t dw, float* __restrict bm, float* __restrict bk) {
+  for (int64_t c = 0; c < C; c++) bk[c] = -1.0f, bm[c] = -INFINITY;
+  for (int64_t kh = 0; kh < KH; kh++) {
+    const int64_t h = h0 + kh * dh;
+    if (h < 0 || h >= H) continue;
+    for (int64_t kw = 0; kw < KW; kw++) {
+      const int64_t w = w0 + kw * dw;
+      if (w < 0 || w >= W) continue;
+      const float* __restrict xi = x + (h * W + w) * C;
+      const float k = static_cast<float>(kh * KW + kw);
+      // Two passes: one select per loop is what gcc if-converts (one loop with both does not).
+      for (int64_t c = 0; c < C; c++) {
+        const float v = xi[c], m = bm[c];
+        bk[c] = v > m ? k : bk[c];
+      }
+      for (int64_t c = 0; c < C; c++) {
+        const float v = xi[c], m = bm[c];
+        bm[c] = v > m ? v : m;
+      }
+    }
+  }
 }
 
 // maxPoolGrad(dy, x, out, dims): each dy goes to the first strictly largest input of its window
 // (row-major window order; NaN never wins), the rule of the cpu backend's maxPoolPositions.
+// Images are split over the threads (each writes only its own dx). Windows that do not overlap
+// (stride >= window, no dilation: the usual 2x2/2) write each input once, with no scatter.
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 4);
     F32 DY = f32(env, a[0]), X = f32(env, a[1]), O = f32(env, a[2]);
     auto d = ints(env, a[3]);
     if (d.size() < 14) throw Err{"maxPoolGrad: need 14 dims"};
-    int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
-            dh = d[10], dw = d[11], pt = d[12], pl = d[13];
+    const int64_t N = d[0], H = d[1], W = d[2], C = d[3], KH = d[4], KW = d[5], OH = d[6], OW = d[7], sh = d[8], sw = d[9],
+                  dh = d[10], dw = d[11], pt = d[12], pl = d[13];
     need(X, N * H * W * C, "x"), need(DY, N * OH * OW * C, "dy"), need(O, N * H * W * C, "dx");
-    const float* __restrict x = X.p;
-    const float* __restrict dy = DY.p;
-    float* __restrict dx = O.p;
-    std::memset(dx, 0, sizeof(float) * N * H * W * C);
-    std::vector<int32_t> best(C);
-    std::vector<float> bv(C);
-    int32_t* __restrict bi = best.data();
-    float* __restrict bm = bv.data();
-    for (int64_t b = 0; b < N; b++)
-      for (int64_t i = 0; i < OH; i++)
-        for (int64_t j = 0; j < OW; j++) {
-          for (int64_t c = 0; c < C; c++) bi[c] = -1, bm[c] = -INFINITY;
-          for (int64_t kh = 0; kh < KH; kh++) {
-            int64_t h = i * sh - pt + kh * dh;
-            if (h < 0 || h >= H) continue;
-            for (int64_t kw = 0; kw < KW; kw++) {
-              int64_t w = j * sw - pl + kw * dw;
-              if (w < 0 || w >= W) continue;
-              int32_t pos = static_cast<int32_t>((h * W + w) * C);
-              const float* xi = x + (b * H * W * C) + pos;
-              for (int64_t c = 0; c < C; c++) {
-                bool gt = xi[c] > bm[c];
-                bm[c] = gt ? xi[c] : bm[c];
-                bi[c] = gt ? pos + static_cast<int32_t>(c) : bi[c];
+    const float* x = X.p;
+    const float* dy = DY.p;
+    float* dx = O.p;
+    const bool disjoint = sh >= KH && sw >= KW && dh == 1 && dw == 1;
+    const int64_t img = H * W * C;
+    parRows(N, img, [&](int64_t bs, int64_t be) {
+      std::vector<float> best(C), bv(C);
+      float* __restrict bk = best.data();
+      float* __restrict bm = bv.data();
+      for (int64_t b = bs; b < be; b++) {
+        const float* xb = x + b * img;
+        float* __restrict dxb = dx + b * img;
+        std::memset(dxb, 0, sizeof(float) * img);
+        for (int64_t i = 0; i < OH; i++)
+          for (int64_t j = 0; j < OW; j++) {
+            const int64_t h0 = i * sh - pt, w0 = j * sw - pl;
+            windowArgmax(xb, H, W, C, h0, w0, KH, KW, dh, dw, bm, bk);
+            const float* __restrict g = dy + ((b * OH + i) * OW + j) * C;
+            for (int64_t kh = 0; kh < KH; kh++) {
+              const int64_t h = h0 + kh * dh;
+              if (h < 0 || h >= H) continue;
+              for (int64_t kw = 0; kw < KW; kw++) {
+                const int64_t w = w0 + kw * dw;
+                if (w < 0 || w >= W) continue;
+                float* __restrict o = dxb + (h * W + w) * C;
+                const float k = static_cast<float>(kh * KW + kw);
+                if (disjoint)
+                  for (int64_t c = 0; c < C; c++) {
+                    const float gv = g[c];
+                    o[c] = bk[c] == k ? gv : 0.0f;
+                  }
+                else
+                  for (int64_t c = 0; c < C; c++) {
+                    const float gv = g[c];
+                    o[c] += bk[c] == k ? gv : 0.0f;  // + 0 leaves o exactly as it was (o starts at +0)
+                  }
               }
             }
           }
-          const float* g = dy + ((b * OH + i) * OW + j) * C;
-          float* dxb = dx + b * H * W * C;
-          for (int64_t c = 0; c < C; c++)
-            if (bi[c] >= 0) dxb[bi[c]] += g[c];
-        }
+      }
+    });
   });
 }
 
