@@ -3,6 +3,7 @@
  * kernels: values and gradients (tf.grads) over many shapes, strides, paddings and broadcasts.
  * Skipped where the addon is not built (the portable path is tested everywhere else).
  */
+import * as fs from 'node:fs';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
@@ -111,9 +112,48 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
       return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, w])];
     }, 1e-4);
   }
+  // Maps of at most 2x2 outputs (ResNet-18's last stages): one product per tap over the outputs
+  // it reaches. 3x3 'same' on 2x2 and 2x1, a 4x4 map 'valid', stride 2 on 3x3 and 4x4, explicit
+  // uneven padding, dilation 2.
+  const tiny: Array<[number[], number, number | 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]], number, number]> = [
+    [[4, 2, 2, 32], 3, 'same', 1, 1], [[3, 2, 1, 16], 3, 'same', 1, 1], [[2, 4, 4, 8], 3, 'valid', 1, 1], [[2, 3, 3, 8], 3, 'same', 1, 2],
+    [[2, 4, 4, 8], 3, 'same', 1, 2], [[2, 2, 2, 8], 3, [[0, 0], [2, 0], [0, 1], [0, 0]], 1, 1], [[2, 2, 2, 8], 5, 'same', 1, 1], [[2, 4, 4, 8], 3, 'same', 2, 1], [[2, 2, 2, 8], 3, 'same', 2, 1],
+  ];
+  for (const [xs, k, pad, dil, st] of tiny) {
+    await same(`conv on a tiny map ${xs}: k${k} pad ${JSON.stringify(pad)} dilation ${dil} stride ${st}`, () => {
+      const x = rand(xs, k + xs[1]) as tf.Tensor4D;
+      const w = rand([k, k, xs[3], 24], k * 5 + st) as tf.Tensor4D;
+      const conv = (a: tf.Tensor, b: tf.Tensor) => (dil > 1 ? tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad as 'same', 'NHWC', dil) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, st, pad as 'same'));
+      const y = conv(x, w);
+      if (dil > 1) return [y];
+      const r = rand(y.shape, 4);
+      return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, w])];
+    }, 1e-4);
+  }
   const after = [ran('Conv2D'), ran('Conv2DBackpropInput'), ran('Conv2DBackpropFilter')];
   after.forEach((a, i) => assert.ok(a > before[i], 'the native conv kernels ran'));
   assert.deepEqual(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => nativeStats.fallback.get(k) ?? 0), fb, 'no conv fell back');
+});
+
+test('3x3 stride-1 convs of 8x8-32x32 maps with 32+ channels: Winograd on AVX-512 (values and gradients as the cpu backend)', { skip }, async () => {
+  const { loadNativeAddon } = await import('../../src/core/native/addon');
+  const addon = loadNativeAddon();
+  const avx512 = /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  // [N, H, W, C] and O; 'same' keeps the map, 'valid' takes 2 off each side.
+  const cases: Array<[number[], number, 'same' | 'valid']> = [[[2, 16, 16, 32], 32, 'same'], [[2, 12, 10, 32], 48, 'same'], [[1, 18, 18, 64], 32, 'valid'], [[2, 8, 8, 128], 64, 'same']];
+  for (const [xs, o, pad] of cases) {
+    const off = pad === 'same' ? 0 : 2;
+    const p = pad === 'same' ? 1 : 0;
+    const dims = Int32Array.from([xs[0], xs[1], xs[2], xs[3], 3, 3, o, xs[1] - off, xs[2] - off, 1, 1, 1, 1, p, p, p, p, 1]);
+    if (avx512) for (const mode of [0, 1, 2] as const) assert.match(addon.convImpl(mode, dims), /wino/, `${xs} -> ${o} mode ${mode}`);
+    await same(`winograd conv ${xs} -> ${o} ${pad}`, () => {
+      const x = rand(xs, xs[1] + o) as tf.Tensor4D;
+      const w = rand([3, 3, xs[3], o], o) as tf.Tensor4D;
+      const y = tf.conv2d(x, w, 1, pad);
+      const r = rand(y.shape, 2);
+      return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad), r)))([x, w])];
+    }, 2e-5); // measured ~1e-6
+  }
 });
 
 test('STE forward W ⊙ mask(s) as one kernel: binary and ternary values (ties at the threshold and at 0) and the STE gradient', { skip }, async () => {
