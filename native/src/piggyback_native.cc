@@ -811,11 +811,13 @@ napi_value BnClipGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-// batchNorm(x, mean, var, offset|null, scale|null, out, eps): channel-last, every parameter has
-// length 1 or C (= its own length); C is the largest parameter length.
+// batchNorm(x, mean, var, offset|null, scale|null, out, eps, relu): channel-last, every parameter
+// has length 1 or C (= its own length); C is the largest parameter length. relu 1: the output is
+// then relu(batchNorm(x)), exactly what the Relu kernel gives on it, in the same pass.
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    auto a = args(env, info, 7);
+    auto a = args(env, info, 8);
+    const bool relu = num(env, a[7]) != 0;
     F32 X = f32(env, a[0]), M = f32(env, a[1]), V = f32(env, a[2]);
     napi_valuetype t3, t4;
     NAPI_OK(napi_typeof(env, a[3], &t3));
@@ -844,8 +846,16 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const double* me = mean.data();
     const double* of = off.data();
     parRows(rows, C, [&](int64_t rs, int64_t re) {
-      for (int64_t r = rs; r < re; r++)
-        for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+      if (relu) {
+        for (int64_t r = rs; r < re; r++)
+          for (int64_t c = 0; c < C; c++) {
+            const float z = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+            o[r * C + c] = std::isnan(z) ? z : (z > 0 ? z : 0.0f);  // as unary op 0 (Math.max(0, z))
+          }
+      } else {
+        for (int64_t r = rs; r < re; r++)
+          for (int64_t c = 0; c < C; c++) o[r * C + c] = static_cast<float>(of[c] + (x[r * C + c] - me[c]) * mu[c]);
+      }
     });
   });
 }

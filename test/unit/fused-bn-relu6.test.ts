@@ -1,7 +1,8 @@
 /**
  * ReLU6 after a frozen BN as one op (src/core/model/fusedOps.ts): the same outputs as
  * clip(relu(batchNorm(x)), 0, 6) and the same gradient w.r.t. x, zero exactly where z <= 0 or
- * z > 6 (z = 0 and z = 6 exactly included), on wasm and on the native kernel; and a MobileNetV2
+ * z > 6 (z = 0 and z = 6 exactly included), on wasm and on the native kernels (a plain ReLU's
+ * forward is one native pass too, its values bit-identical to FusedBatchNorm then Relu); and a MobileNetV2
  * backbone uses it for every ReLU6 while an untrained mask still reproduces the model exactly.
  */
 import { test } from 'node:test';
@@ -63,5 +64,6 @@ test('fused frozen BN + ReLU6 (and plain ReLU) on native: one kernel, same value
   resetNativeStats();
   check('native', 6);
   check('native', Infinity);
-  assert.ok((nativeStats.native.get('PiggybackBnClipGrad') ?? 0) > 0, 'the native kernel ran');
+  assert.ok((nativeStats.native.get('PiggybackBnClipGrad') ?? 0) > 0, 'the native gradient kernel ran');
+  assert.ok((nativeStats.native.get('PiggybackBnRelu') ?? 0) > 0, 'the one-pass BN + ReLU forward ran');
 });

@@ -6,14 +6,17 @@
  * ClipByValue (the same values: clip(relu(z), 0, m) = clip(z, 0, m)), and the gradient w.r.t. x
  * is dy * a where 0 < z <= m, else 0 (a = gamma / sqrt(var + eps), the BN gradient the engine
  * already used): one kernel on the native backend, a few generic ops elsewhere. The values equal
- * the separate ops' (up to the sign of zero). A plain ReLU (max Infinity) keeps its Relu forward
- * and gets the same one-pass gradient (ResNets, VGG-style nets: conv, BN, ReLU).
+ * the separate ops' (up to the sign of zero). A plain ReLU (max Infinity: ResNets, VGG-style nets,
+ * the reference CNN) gets the same one-pass gradient, and on the native backend a one-pass forward
+ * (BN_RELU_KERNEL), the same values as FusedBatchNorm then Relu.
  */
 import { tf } from '../tf';
 import type { BnValues } from '../types';
 
 /** Native kernel: inputs {dy, z, a}, attrs {max}. */
 export const BN_CLIP_GRAD_KERNEL = 'PiggybackBnClipGrad';
+/** Native kernel: FusedBatchNorm's inputs and attrs; relu(batchNorm(x)) in one pass. */
+export const BN_RELU_KERNEL = 'PiggybackBnRelu';
 
 type FrozenBnParams = BnValues<tf.Tensor>;
 
@@ -45,8 +48,20 @@ function bnClipGrad(dy: tf.Tensor, z: tf.Tensor, a: tf.Tensor, max: number): tf.
   return tf.mul(tf.where(tf.logicalAnd(tf.greater(z, 0), tf.lessEqual(z, max)), dy, tf.zerosLike(dy)), a);
 }
 
-/** clip(relu(batchNorm(x)), 0, max) with the BN frozen (max Infinity: relu(batchNorm(x))); parameters get no gradient. */
+/**
+ * clip(relu(batchNorm(x)), 0, max) with the BN frozen (max Infinity: relu(batchNorm(x))); parameters get no gradient.
+ * Where the backend has BN_RELU_KERNEL, a plain ReLU's forward is one pass too, and the gradient
+ * reads its output y instead of z: y > 0 exactly where z > 0 (NaN in both), so the gradient is the same.
+ */
 export function frozenBnReluMax(x: tf.Tensor, p: FrozenBnParams, epsilon: number, max: number): tf.Tensor {
+  if (!Number.isFinite(max) && x.dtype === 'float32' && tf.getKernel(BN_RELU_KERNEL, tf.getBackend()) !== undefined) {
+    const g = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+      const y = tf.engine().runKernel(BN_RELU_KERNEL, { x: input, mean: p.movingMean, variance: p.movingVariance, offset: p.beta, scale: p.gamma }, { varianceEpsilon: epsilon }) as tf.Tensor;
+      save([y]);
+      return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => bnClipGrad(dy, saved[0], frozenBnScale(p, epsilon), max) };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as (input: tf.Tensor) => tf.Tensor;
+    return g(x);
+  }
   const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const z = tf.batchNorm(input, p.movingMean, p.movingVariance, p.beta, p.gamma, epsilon);
     save([z]);

@@ -28,7 +28,8 @@ export interface NativeAddon {
   maskWeight(w: Float32Array, s: Float32Array, out: Float32Array, threshold: number, ternary: 0 | 1): void;
   /** out = z > 0 && z <= max ? dy * a[c] : 0 (channel-last, C = a.length): ReLU6's and a frozen BN's gradients in one pass. */
   bnClipGrad(dy: Float32Array, z: Float32Array, a: Float32Array, out: Float32Array, max: number): void;
-  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
+  /** relu 1: relu(batchNorm(x)) in the same pass (the fused frozen BN + ReLU forward). */
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number, relu: 0 | 1): void;
   maxPool(x: Float32Array, out: Float32Array, dims: Int32Array): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** op: 0 greater, 1 less, 2 greaterEqual, 3 lessEqual; out gets 0/1. */

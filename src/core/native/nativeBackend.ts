@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import { tf } from '../tf';
 import type { NativeAddon } from './addon';
 import { FUSED_ADAM_KERNEL } from '../train/adam';
-import { BN_CLIP_GRAD_KERNEL } from '../model/fusedOps';
+import { BN_CLIP_GRAD_KERNEL, BN_RELU_KERNEL } from '../model/fusedOps';
 import { MASK_WEIGHT_KERNEL } from '../model/ste';
 
 export const NATIVE_BACKEND = 'native';
@@ -314,6 +314,27 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
   };
   const alloc = (n: number): Float32Array => pool.take(n);
   /** A fused kernel over two float32 inputs of one shape, with an output of that shape. */
+  // FusedBatchNorm (relu 0) and the fused BN + ReLU (relu 1, which has no JS kernel to fall back to).
+  const batchNorm = (name: string, args: Parameters<tf.KernelFunc>[0], relu: 0 | 1): ReturnType<tf.KernelFunc> => {
+    const be = args.backend as CpuLike;
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, Info>;
+    const xv = f32(be, x, addon);
+    const mv = f32(be, mean, addon);
+    const vv = f32(be, variance, addon);
+    const ov = offset ? f32(be, offset, addon) : null;
+    const sv = scale ? f32(be, scale, addon) : null;
+    const c = x.shape[x.shape.length - 1] ?? 1;
+    const ok = (v: Float32Array | null) => v !== null && (v.length === 1 || v.length === c);
+    // Parameters shorter than C repeat with period = their length in the cpu kernel: only
+    // lengths 1 and C mean the same thing here, and C must be the longest.
+    if (!xv || !ok(mv) || !ok(vv) || (offset && !ok(ov)) || (scale && !ok(sv))) {
+      if (relu) throw new Error(`${name}: expected float32 x and per-channel (or scalar) float32 parameters`);
+      return fallback(name, args);
+    }
+    const o = alloc(xv.length);
+    addon.batchNorm(xv, mv as Float32Array, vv as Float32Array, ov, sv, o, (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001, relu);
+    return done(name, be, x.shape, o);
+  };
   const pairKernel = (name: string, first: string, second: string, run: (a: Float32Array, b: Float32Array, out: Float32Array, attrs: Record<string, unknown>) => void): tf.KernelFunc => (args) => {
     const be = args.backend as CpuLike;
     const ins = args.inputs as Record<string, Info>;
@@ -576,23 +597,9 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
       addon.unary(1, xv, o);
       return done('Step', be, x.shape, o);
     },
-    FusedBatchNorm: (args) => {
-      const be = args.backend as CpuLike;
-      const { x, mean, variance, offset, scale } = args.inputs as Record<string, Info>;
-      const xv = f32(be, x, addon);
-      const mv = f32(be, mean, addon);
-      const vv = f32(be, variance, addon);
-      const ov = offset ? f32(be, offset, addon) : null;
-      const sv = scale ? f32(be, scale, addon) : null;
-      const c = x.shape[x.shape.length - 1] ?? 1;
-      const ok = (v: Float32Array | null) => v !== null && (v.length === 1 || v.length === c);
-      if (!xv || !ok(mv) || !ok(vv) || (offset && !ok(ov)) || (scale && !ok(sv))) return fallback('FusedBatchNorm', args);
-      // Parameters shorter than C repeat with period = their length in the cpu kernel: only
-      // lengths 1 and C mean the same thing here, and C must be the longest.
-      const o = alloc(xv.length);
-      addon.batchNorm(xv, mv as Float32Array, vv as Float32Array, ov, sv, o, (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001);
-      return done('FusedBatchNorm', be, x.shape, o);
-    },
+    FusedBatchNorm: (args) => batchNorm('FusedBatchNorm', args, 0),
+    // Frozen BN + ReLU forward in one pass (src/core/model/fusedOps.ts).
+    [BN_RELU_KERNEL]: (args) => batchNorm(BN_RELU_KERNEL, args, 1),
     Slice: (args) => {
       const be = args.backend as CpuLike;
       const x = args.inputs.x as Info;
