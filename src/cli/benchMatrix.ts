@@ -20,6 +20,7 @@ import { buildResNet, resnet18Spec } from '../core/model/resnet';
 import { extractNsfwjsMobilenet, MOBILENET_DEFAULT_CUT } from '../core/model/nsfwjsMobilenet';
 import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
 import { trainStep } from '../core/train/loop';
+import { adam } from '../core/train/adam';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
 import { packageRoot } from '../core/paths';
 
@@ -86,7 +87,8 @@ function batch(size: number, channels: number, n: number, seed: number): { x: tf
 
 /** img/s over `steps` steps on pre-made batches after `warmup` steps. */
 function timeTrain(net: TaskNet, size: number, channels: number, n: number, steps: number, warmup: number): number {
-  const opt = { mask: tf.train.adam(1e-4), head: tf.train.adam(1e-4) };
+  // The engine's Adam (one fused kernel per variable on native), as training uses it.
+  const opt = { mask: adam(1e-4), head: adam(1e-4) };
   const batches = [batch(size, channels, n, 1), batch(size, channels, n, 2)];
   try {
     // trainStep disposes its batch: give it clones (they share the data).
@@ -141,7 +143,7 @@ export function gemmPeakGflops(): number {
 function torchPeer(arch: string, size: number, n: number, steps: number): { imgPerSec: number | null; note: string | null } {
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const script = path.join(packageRoot(), 'bench', 'torch_mask.py');
-  const args = [script, '--arch', arch, '--size', String(size), '--batch', String(n), '--steps', String(steps), '--warmup', '1', '--threads', String(os.cpus().length)];
+  const args = [script, '--arch', arch, '--size', String(size), '--batch', String(n), '--steps', String(steps), '--warmup', '2', '--threads', String(os.cpus().length)];
   const r = spawnSync(python, args, { encoding: 'utf8', timeout: 900_000 });
   if (r.status !== 0) {
     const why = /No module named .?torch/.test(r.stderr ?? '') ? 'python3-torch / python3-torchvision not installed' : (r.stderr || r.error?.message || 'failed').trim().split('\n').pop();
@@ -162,10 +164,10 @@ function specs(quick: boolean): RowSpec[] {
   };
   const s = (full: number) => (quick ? 1 : full);
   return [
-    { arch: 'resnet18', size: 32, batch: 32, steps: s(5), torchArch: 'resnet18', build: resnet(32) },
-    { arch: 'resnet18', size: 64, batch: 32, steps: s(3), torchArch: 'resnet18', build: resnet(64) },
-    { arch: 'mobilenetv2', size: 96, batch: 32, steps: s(4), torchArch: 'mobilenet_v2', build: mobilenet(96) },
-    { arch: 'mobilenetv2', size: 224, batch: 16, steps: s(2), torchArch: 'mobilenet_v2', build: mobilenet(224) },
+    { arch: 'resnet18', size: 32, batch: 32, steps: s(10), torchArch: 'resnet18', build: resnet(32) },
+    { arch: 'resnet18', size: 64, batch: 32, steps: s(6), torchArch: 'resnet18', build: resnet(64) },
+    { arch: 'mobilenetv2', size: 96, batch: 32, steps: s(6), torchArch: 'mobilenet_v2', build: mobilenet(96) },
+    { arch: 'mobilenetv2', size: 224, batch: 16, steps: s(3), torchArch: 'mobilenet_v2', build: mobilenet(224) },
   ];
 }
 
@@ -202,7 +204,8 @@ export async function measureRow(index: number, opts: { quick: boolean; backends
       const [, , c] = backbone.inputShape;
       meta ??= { masked: backbone.maskedParams, flops: forwardFlops(backbone) };
       const net = maskNet(backbone, `bench-${spec.arch}`);
-      const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, 1);
+      // Two warm-up steps: the first builds every oneDNN primitive and fills the buffer pool.
+      const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, opts.quick ? 1 : 2);
       speeds.push({ backend: info.detail, maskImgPerSec: rate, note: null });
       opts.log(`${spec.arch} ${spec.size}px batch ${spec.batch}: mask training ${rate.toFixed(1)} img/s on ${info.detail}`);
       if (i === 0) {
