@@ -205,32 +205,22 @@ ConvEntry* getConv(int mode, const ConvDims& c, int threads) {
   const bool winoShape = !winoOff && c.G == 1 && c.C % 16 == 0 && c.O % 16 == 0 && c.C >= 32 && c.O >= 32 && c.KH == 3 &&
                          c.KW == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.OH >= 8 && c.OW >= 8 &&
                          c.OH <= 32 && c.OW <= 32;
+  // Keeps a built primitive with the layouts it wants for x (or dx), W (or dW) and y (or dy).
+  auto keep = [&](primitive p, const memory::desc& x, const memory::desc& w, const memory::desc& y, const std::string& impl) {
+    e->prim = p, e->src = x, e->wei = w, e->dst = y, e->impl = impl;
+  };
   // Builds the primitive for `mode` with `alg` (throws dnnl::error where oneDNN has none).
   auto build = [&](algorithm alg, const memory::desc& sMd, const memory::desc& dMd) {
     convolution_forward::desc fwdDesc(prop_kind::forward_training, alg, sMd, anyWei, dMd, strides, dil, padL, padR);
     convolution_forward::primitive_desc fwdPd(fwdDesc, eng());
     if (mode == 0) {
-      e->prim = convolution_forward(fwdPd);
-      e->src = fwdPd.src_desc();
-      e->wei = fwdPd.weights_desc();
-      e->dst = fwdPd.dst_desc();
-      e->impl = fwdPd.impl_info_str();
+      keep(convolution_forward(fwdPd), fwdPd.src_desc(), fwdPd.weights_desc(), fwdPd.dst_desc(), fwdPd.impl_info_str());
     } else if (mode == 1) {
-      convolution_backward_data::desc bd(alg, sMd, anyWei, dMd, strides, dil, padL, padR);
-      convolution_backward_data::primitive_desc pd(bd, eng(), fwdPd);
-      e->prim = convolution_backward_data(pd);
-      e->src = pd.diff_src_desc();
-      e->wei = pd.weights_desc();
-      e->dst = pd.diff_dst_desc();
-      e->impl = pd.impl_info_str();
+      convolution_backward_data::primitive_desc pd(convolution_backward_data::desc(alg, sMd, anyWei, dMd, strides, dil, padL, padR), eng(), fwdPd);
+      keep(convolution_backward_data(pd), pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(), pd.impl_info_str());
     } else {
-      convolution_backward_weights::desc bd(alg, sMd, anyWei, dMd, strides, dil, padL, padR);
-      convolution_backward_weights::primitive_desc pd(bd, eng(), fwdPd);
-      e->prim = convolution_backward_weights(pd);
-      e->src = pd.src_desc();
-      e->wei = pd.diff_weights_desc();
-      e->dst = pd.diff_dst_desc();
-      e->impl = pd.impl_info_str();
+      convolution_backward_weights::primitive_desc pd(convolution_backward_weights::desc(alg, sMd, anyWei, dMd, strides, dil, padL, padR), eng(), fwdPd);
+      keep(convolution_backward_weights(pd), pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc(), pd.impl_info_str());
     }
   };
   bool built = false;
@@ -860,6 +850,19 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
   });
 }
 
+// f(k, h, w) for every tap k (row-major) of the window at (h0, w0) that falls inside the H x W map.
+template <typename F>
+inline void forWindow(int64_t h0, int64_t w0, int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t H, int64_t W, F f) {
+  for (int64_t kh = 0; kh < KH; kh++) {
+    const int64_t h = h0 + kh * dh;
+    if (h < 0 || h >= H) continue;
+    for (int64_t kw = 0; kw < KW; kw++) {
+      const int64_t w = w0 + kw * dw;
+      if (w >= 0 && w < W) f(kh * KW + kw, h, w);
+    }
+  }
+}
+
 // pool dims: N,H,W,C, KH,KW, OH,OW, sh,sw, dh,dw, pt,pl
 // maxPool(x, out, dims): output rows split over the threads when large.
 napi_value MaxPool(napi_env env, napi_callback_info info) {
@@ -879,16 +882,10 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
         for (int64_t j = 0; j < OW; j++) {
           float* __restrict yo = y + (r * OW + j) * C;
           for (int64_t c = 0; c < C; c++) yo[c] = -INFINITY;
-          for (int64_t kh = 0; kh < KH; kh++) {
-            const int64_t h = i * sh - pt + kh * dh;
-            if (h < 0 || h >= H) continue;
-            for (int64_t kw = 0; kw < KW; kw++) {
-              const int64_t w = j * sw - pl + kw * dw;
-              if (w < 0 || w >= W) continue;
-              const float* __restrict xi = x + ((b * H + h) * W + w) * C;
-              for (int64_t c = 0; c < C; c++) yo[c] = xi[c] > yo[c] ? xi[c] : yo[c];  // NaN never wins, as in tfjs
-            }
-          }
+          forWindow(i * sh - pt, j * sw - pl, KH, KW, dh, dw, H, W, [&](int64_t, int64_t h, int64_t w) {
+            const float* __restrict xi = x + ((b * H + h) * W + w) * C;
+            for (int64_t c = 0; c < C; c++) yo[c] = xi[c] > yo[c] ? xi[c] : yo[c];  // NaN never wins, as in tfjs
+          });
         }
       }
     });
@@ -901,25 +898,19 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
 static void windowArgmax(const float* __restrict x, int64_t H, int64_t W, int64_t C, int64_t h0, int64_t w0, int64_t KH,
                          int64_t KW, int64_t dh, int64_t dw, float* __restrict bm, float* __restrict bk) {
   for (int64_t c = 0; c < C; c++) bk[c] = -1.0f, bm[c] = -INFINITY;
-  for (int64_t kh = 0; kh < KH; kh++) {
-    const int64_t h = h0 + kh * dh;
-    if (h < 0 || h >= H) continue;
-    for (int64_t kw = 0; kw < KW; kw++) {
-      const int64_t w = w0 + kw * dw;
-      if (w < 0 || w >= W) continue;
-      const float* __restrict xi = x + (h * W + w) * C;
-      const float k = static_cast<float>(kh * KW + kw);
-      // Two passes: one select per loop is what gcc if-converts (one loop with both does not).
-      for (int64_t c = 0; c < C; c++) {
-        const float v = xi[c], m = bm[c];
-        bk[c] = v > m ? k : bk[c];
-      }
-      for (int64_t c = 0; c < C; c++) {
-        const float v = xi[c], m = bm[c];
-        bm[c] = v > m ? v : m;
-      }
+  forWindow(h0, w0, KH, KW, dh, dw, H, W, [&](int64_t tap, int64_t h, int64_t w) {
+    const float* __restrict xi = x + (h * W + w) * C;
+    const float k = static_cast<float>(tap);
+    // Two passes: one select per loop is what gcc if-converts (one loop with both does not).
+    for (int64_t c = 0; c < C; c++) {
+      const float v = xi[c], m = bm[c];
+      bk[c] = v > m ? k : bk[c];
     }
-  }
+    for (int64_t c = 0; c < C; c++) {
+      const float v = xi[c], m = bm[c];
+      bm[c] = v > m ? v : m;
+    }
+  });
 }
 
 // maxPoolGrad(dy, x, out, dims): each dy goes to the first strictly largest input of its window
@@ -953,26 +944,20 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
             const int64_t h0 = i * sh - pt, w0 = j * sw - pl;
             windowArgmax(xb, H, W, C, h0, w0, KH, KW, dh, dw, bm, bk);
             const float* __restrict g = dy + ((b * OH + i) * OW + j) * C;
-            for (int64_t kh = 0; kh < KH; kh++) {
-              const int64_t h = h0 + kh * dh;
-              if (h < 0 || h >= H) continue;
-              for (int64_t kw = 0; kw < KW; kw++) {
-                const int64_t w = w0 + kw * dw;
-                if (w < 0 || w >= W) continue;
-                float* __restrict o = dxb + (h * W + w) * C;
-                const float k = static_cast<float>(kh * KW + kw);
-                if (disjoint)
-                  for (int64_t c = 0; c < C; c++) {
-                    const float gv = g[c];
-                    o[c] = bk[c] == k ? gv : 0.0f;
-                  }
-                else
-                  for (int64_t c = 0; c < C; c++) {
-                    const float gv = g[c];
-                    o[c] += bk[c] == k ? gv : 0.0f;  // + 0 leaves o exactly as it was (o starts at +0)
-                  }
-              }
-            }
+            forWindow(h0, w0, KH, KW, dh, dw, H, W, [&](int64_t tap, int64_t h, int64_t w) {
+              float* __restrict o = dxb + (h * W + w) * C;
+              const float k = static_cast<float>(tap);
+              if (disjoint)
+                for (int64_t c = 0; c < C; c++) {
+                  const float gv = g[c];
+                  o[c] = bk[c] == k ? gv : 0.0f;
+                }
+              else
+                for (int64_t c = 0; c < C; c++) {
+                  const float gv = g[c];
+                  o[c] += bk[c] == k ? gv : 0.0f;  // + 0 leaves o exactly as it was (o starts at +0)
+                }
+            });
           }
       }
     });
