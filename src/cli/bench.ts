@@ -1,6 +1,7 @@
 /**
- * `piggyback bench`: speed and memory of the engine on the reference CNN at batch 64, next to
- * PyTorch running the same mask-training step on the same CPU in the same run (when Debian's
+ * `piggyback bench`: speed and memory of the engine on the reference CNN at batch 64 and on the
+ * architecture matrix (benchMatrix.ts), each row in its own child process, next to PyTorch
+ * running the same mask-training step on the same CPU in the same run (when Debian's
  * python3-torch is installed), plus the pairwise-overlap analytics on ResNet-50-sized masks.
  * Ratios within one run are what to compare: absolute numbers move with machine load.
  */
@@ -8,18 +9,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf } from '../core/tf';
-import { initBackend, type BackendPreference } from '../core/backend';
-import { Backbone } from '../core/model/backbone';
-import { buildReferenceCnn } from '../core/model/referenceCnn';
-import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
-import { trainStep } from '../core/train/loop';
-import { adam } from '../core/train/adam';
-import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
+import { initBackend, type BackendName, type BackendPreference } from '../core/backend';
 import { packageRoot } from '../core/paths';
 import { benchOverlap } from '../../bench/overlap';
-import { benchArchitectures, forwardFlops, gemmPeakGflops, type ArchRow } from './benchMatrix';
-import type { BackendName } from '../core/backend';
+import { benchArchitectures, gemmPeakGflops, jsonFromChild, type ArchRow } from './benchMatrix';
+import { REFERENCE_BATCH, type ReferenceMeasure } from './benchReference';
 
 export interface BenchResult {
   backend: string;
@@ -87,57 +81,27 @@ async function analysisTimings(backend: string, log: (s: string) => void): Promi
   }
 }
 
-/** bench/whatif-move.ts in a child process: a slider move's median of 6, and its phases. */
+/** bench/whatif-move.ts in a child process: a slider move's median of 6, and its phases (null when it fails). */
 function whatIfMove(backend: string): { probeImages: number; moveMs: number[]; medianMoveMs: number } | null {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(packageRoot(), 'bench', 'whatif-move.ts'), '--backend', backend], { encoding: 'utf8', timeout: 300_000, cwd: packageRoot() });
-  if (r.status !== 0) return null;
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  try {
+    return jsonFromChild('whatif-move', ['--backend', backend], () => {});
+  } catch {
+    return null;
+  }
 }
 
 /** Runs bench/image-folder-memory.ts in a child process, so the peak RSS it reports is its own. */
 function imageFolderMemory(quick: boolean, backend: string, log: (s: string) => void): Record<string, unknown> | null {
-  const script = path.join(packageRoot(), 'bench', 'image-folder-memory.ts');
-  const args = ['--import', 'tsx', script, '--images', quick ? '5000' : '50000', '--size', '224', '--steps', quick ? '1' : '2', '--batch', '8', '--backend', backend];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 900_000, cwd: packageRoot() });
-  if (r.status !== 0) {
-    log(`image-folder memory: skipped (${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()})`);
+  const args = ['--images', quick ? '5000' : '50000', '--size', '224', '--steps', quick ? '1' : '2', '--batch', '8', '--backend', backend];
+  let j: Record<string, unknown>;
+  try {
+    j = jsonFromChild<Record<string, unknown>>('image-folder-memory', args, () => {});
+  } catch (e) {
+    log(`image-folder memory: skipped (${e instanceof Error ? e.message : String(e)})`);
     return null;
   }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
   log(`${j.images} JPEGs at 224 px, read per batch: peak RSS ${Number(j.peakRssMb).toFixed(0)} MB (float32 in memory would be ${Number(j.float32WouldBeMb).toFixed(0)} MB)`);
   return j;
-}
-
-const BATCH = 64;
-
-function randomBatch(seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  return {
-    x: tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: BATCH }, (_, i) => (i * 7 + seed) % 10), 'int32'),
-  };
-}
-
-/** Images per second over `steps` training steps after `warmup` steps. */
-function timeTraining(net: TaskNet, steps: number, warmup: number): { imgPerSec: number; leak: number } {
-  const optimizers = { mask: adam(1e-4), head: adam(1e-4) };
-  for (let i = 0; i < warmup; i++) trainStep(net, optimizers, randomBatch(i));
-  const before = tf.memory().numTensors;
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) trainStep(net, optimizers, randomBatch(100 + i));
-  const seconds = (performance.now() - t0) / 1000;
-  const leak = (tf.memory().numTensors - before) / steps;
-  optimizers.mask.dispose();
-  optimizers.head.dispose();
-  return { imgPerSec: (steps * BATCH) / seconds, leak };
-}
-
-function timeInference(net: TaskNet, batches: number): number {
-  const { x, y } = randomBatch(7);
-  tf.tidy(() => net.logits(x, false).dataSync());
-  const t0 = performance.now();
-  for (let i = 0; i < batches; i++) tf.tidy(() => net.logits(x, false).dataSync());
-  tf.dispose([x, y]);
-  return (batches * BATCH) / ((performance.now() - t0) / 1000);
 }
 
 function torchPeer(steps: number): { imgPerSec: number | null; threads: number | null; blas: string | null; note: string | null } {
@@ -158,45 +122,12 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   // training): after the training runs, the leftover heap and array pools made it ~2x noisier.
   const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
   opts.log(`overlap of 10 ResNet-50-sized masks: ${overlap.overlapMs.toFixed(1)} ms`);
-  const info = await initBackend(opts.backend);
+  // The reference CNN in its own process, as every architecture row (see benchReference.ts).
+  const ref = jsonFromChild<ReferenceMeasure>('reference-row', ['--backend', opts.backend, ...(opts.quick ? ['--quick'] : [])], opts.log);
+  const info = await initBackend(ref.backendName as BackendName);
   opts.log(`backend: ${info.detail}`);
-  const steps = opts.quick ? 5 : 30;
-  const warmup = opts.quick ? 1 : 3;
-  const backbone = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
-  const o = DEFAULT_TRAIN_OPTIONS;
-
-  const refFlops = forwardFlops(backbone);
-  const refMasked = backbone.maskedParams;
-  const mask = new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'bench' });
-  const maskRun = timeTraining(mask, steps, warmup);
-  opts.log(`mask training: ${maskRun.imgPerSec.toFixed(1)} img/s`);
-  const evalImgPerSec = timeInference(mask, opts.quick ? 4 : 20);
-  opts.log(`inference: ${evalImgPerSec.toFixed(1)} img/s`);
-  mask.dispose();
-
-  const ft = new FinetuneNet(backbone, 10, 1, 'bench-ft');
-  const ftRun = timeTraining(ft, steps, warmup);
-  opts.log(`full fine-tuning: ${ftRun.imgPerSec.toFixed(1)} img/s`);
-  ft.dispose();
-  backbone.dispose();
-
-  // The portable path, measured in the same run for comparison (fewer steps: it is slower).
-  let wasmMaskImgPerSec: number | null = null;
-  if (info.name !== 'wasm') {
-    try {
-      await initBackend('wasm');
-      const bb = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
-      const m = new PiggybackNet(bb, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name: 'bench-wasm' });
-      wasmMaskImgPerSec = timeTraining(m, Math.max(2, Math.round(steps / 3)), 1).imgPerSec;
-      opts.log(`mask training on wasm (portable path): ${wasmMaskImgPerSec.toFixed(1)} img/s`);
-      m.dispose();
-      bb.dispose();
-    } catch (e) {
-      opts.log(`wasm comparison skipped: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      await initBackend(info.name);
-    }
-  }
+  const steps = ref.steps;
+  const wasmMaskImgPerSec = ref.wasmMaskImgPerSec;
 
   const torch = torchPeer(steps);
   opts.log(torch.imgPerSec ? `PyTorch mask training: ${torch.imgPerSec.toFixed(1)} img/s (${torch.threads} threads)` : `PyTorch: skipped (${torch.note})`);
@@ -204,14 +135,14 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   const peak = gemmPeakGflops();
   opts.log(`fp32 GEMM peak on ${info.detail}: ${peak.toFixed(1)} GFLOP/s`);
   const referenceRow: ArchRow = {
-    arch: 'reference-cnn', size: 28, batchSize: BATCH, steps, maskedWeights: refMasked, forwardGflopsPerImage: refFlops / 1e9,
+    arch: 'reference-cnn', size: 28, batchSize: REFERENCE_BATCH, steps, maskedWeights: ref.maskedWeights, forwardGflopsPerImage: ref.forwardFlopsPerImage / 1e9,
     backends: [
-      { backend: info.detail, maskImgPerSec: maskRun.imgPerSec, note: null },
+      { backend: ref.backend, maskImgPerSec: ref.maskImgPerSec, note: null },
       ...(wasmMaskImgPerSec === null ? [] : [{ backend: 'wasm', maskImgPerSec: wasmMaskImgPerSec, note: null }]),
     ],
-    bestBackend: info.detail, maskImgPerSec: maskRun.imgPerSec, finetuneImgPerSec: ftRun.imgPerSec, evalImgPerSec,
-    torchMaskImgPerSec: torch.imgPerSec, torchNote: torch.note, ratioVsTorch: torch.imgPerSec ? maskRun.imgPerSec / torch.imgPerSec : null,
-    fractionOfPeak: (maskRun.imgPerSec * 3 * refFlops) / 1e9 / peak, peakRssMb: process.resourceUsage().maxRSS / 1024,
+    bestBackend: ref.backend, maskImgPerSec: ref.maskImgPerSec, finetuneImgPerSec: ref.finetuneImgPerSec, evalImgPerSec: ref.evalImgPerSec,
+    torchMaskImgPerSec: torch.imgPerSec, torchNote: torch.note, ratioVsTorch: torch.imgPerSec ? ref.maskImgPerSec / torch.imgPerSec : null,
+    fractionOfPeak: (ref.maskImgPerSec * 3 * ref.forwardFlopsPerImage) / 1e9 / peak, peakRssMb: ref.peakRssMb,
   };
   // The networks researchers bring: every backend that loads, the measured one first.
   const others: BackendName[] = (['native', 'wasm', 'tensorflow'] as BackendName[]).filter((b) => b !== info.name);
@@ -222,24 +153,24 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
   await initBackend(info.name);
 
   return {
-    backend: info.detail,
-    batchSize: BATCH,
+    backend: ref.backend,
+    batchSize: REFERENCE_BATCH,
     steps,
-    maskImgPerSec: maskRun.imgPerSec,
-    finetuneImgPerSec: ftRun.imgPerSec,
-    maskVsFinetune: maskRun.imgPerSec / ftRun.imgPerSec,
-    evalImgPerSec,
-    backendFallbackReason: info.fallbackReason ?? null,
+    maskImgPerSec: ref.maskImgPerSec,
+    finetuneImgPerSec: ref.finetuneImgPerSec,
+    maskVsFinetune: ref.maskImgPerSec / ref.finetuneImgPerSec,
+    evalImgPerSec: ref.evalImgPerSec,
+    backendFallbackReason: ref.fallbackReason,
     wasmMaskImgPerSec,
-    speedupVsWasm: wasmMaskImgPerSec ? maskRun.imgPerSec / wasmMaskImgPerSec : null,
+    speedupVsWasm: wasmMaskImgPerSec ? ref.maskImgPerSec / wasmMaskImgPerSec : null,
     torchMaskImgPerSec: torch.imgPerSec,
     torchThreads: torch.threads,
     torchBlas: torch.blas,
     torchNote: torch.note,
-    ratioVsTorch: torch.imgPerSec ? maskRun.imgPerSec / torch.imgPerSec : null,
+    ratioVsTorch: torch.imgPerSec ? ref.maskImgPerSec / torch.imgPerSec : null,
     overlapMs: overlap.overlapMs,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-    tensorsLeakedPerStep: Math.max(maskRun.leak, ftRun.leak),
+    peakRssMb: ref.peakRssMb,
+    tensorsLeakedPerStep: ref.tensorsLeakedPerStep,
     loadAverage: { start: loadStart, end: os.loadavg()[0] },
     gemmPeakGflops: peak,
     rows: [referenceRow, ...rows],

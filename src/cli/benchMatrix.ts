@@ -243,17 +243,26 @@ export async function measureRow(index: number, opts: { quick: boolean; backends
   };
 }
 
-/** measureRow in a fresh child process (bench/arch-row.ts): its log lines are passed on, its peak RSS is the row's own. */
-function measureRowInChild(index: number, opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): ArchRow {
-  const script = path.join(packageRoot(), 'bench', 'arch-row.ts');
-  const args = ['--import', 'tsx', script, '--row', String(index), '--backends', opts.backends.join(','), '--peak', String(opts.peakGflops ?? 0), ...(opts.quick ? ['--quick'] : [])];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 1_800_000, cwd: packageRoot(), maxBuffer: 64 * 2 ** 20 });
-  for (const line of (r.stderr ?? '').split('\n')) if (line.startsWith('log: ')) opts.log(line.slice(5));
+/**
+ * Runs a bench script (bench/<name>.ts) in a fresh child process and parses the JSON line it
+ * prints last; its "log: ..." stderr lines are passed on. A row's peak RSS is then its own, and
+ * what one row allocated does not slow the next.
+ */
+export function jsonFromChild<T>(name: string, args: string[], log: (s: string) => void): T {
+  const script = path.join(packageRoot(), 'bench', `${name}.ts`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 1_800_000, cwd: packageRoot(), maxBuffer: 64 * 2 ** 20 });
+  for (const line of (r.stderr ?? '').split('\n')) if (line.startsWith('log: ')) log(line.slice(5));
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').filter((l) => !l.startsWith('log: ')).pop();
-    throw new Error(`bench row ${index} failed in its child process: ${why}`);
+    throw new Error(`bench/${name}.ts failed in its child process: ${why}`);
   }
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as ArchRow;
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as T;
+}
+
+/** measureRow in a fresh child process (bench/arch-row.ts). */
+function measureRowInChild(index: number, opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): ArchRow {
+  const args = ['--row', String(index), '--backends', opts.backends.join(','), '--peak', String(opts.peakGflops ?? 0), ...(opts.quick ? ['--quick'] : [])];
+  return jsonFromChild<ArchRow>('arch-row', args, opts.log);
 }
 
 /**

@@ -135,3 +135,18 @@ test('a project whose backbone moved says so and is repaired by relink', () => {
     fs.renameSync(hidden, path.dirname(modelPath));
   }
 });
+
+test('bench --quick --no-matrix --json: the reference CNN row, measured in its own process, with no tensor leaked', () => {
+  const r = cli('bench', '--quick', '--no-matrix', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const b = JSON.parse(r.stdout);
+  assert.equal(b.rows.length, 1, 'no architecture matrix');
+  const row = b.rows[0];
+  assert.equal(row.arch, 'reference-cnn');
+  assert.equal(row.maskImgPerSec, b.maskImgPerSec);
+  for (const v of [b.maskImgPerSec, b.finetuneImgPerSec, b.evalImgPerSec, row.peakRssMb, b.gemmPeakGflops]) assert.ok(Number.isFinite(v) && v > 0, `positive figure: ${v}`);
+  assert.equal(b.tensorsLeakedPerStep, 0);
+  assert.equal(b.peakRssMb, row.peakRssMb, "the top-level peak RSS is the reference row's own process's");
+  if (b.torchMaskImgPerSec !== null) assert.equal(b.ratioVsTorch, b.maskImgPerSec / b.torchMaskImgPerSec);
+  else assert.equal(typeof b.torchNote, 'string');
+});

@@ -1,0 +1,120 @@
+/**
+ * The reference CNN's row of `piggyback bench` (batch 64, 28x28x1): mask training, inference and
+ * full fine-tuning on the chosen backend, mask training on wasm for comparison, and tensors
+ * leaked per step. bench/reference-row.ts runs it in a fresh child process, as every other row:
+ * measured in the bench's own process after the overlap analytics (10 ResNet-50-sized masks) it
+ * read 934 img/s in one run where fresh processes read 1,080-1,214 in the same minutes.
+ */
+import { tf } from '../core/tf';
+import { initBackend, type BackendPreference } from '../core/backend';
+import { Backbone } from '../core/model/backbone';
+import { buildReferenceCnn } from '../core/model/referenceCnn';
+import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
+import { trainStep } from '../core/train/loop';
+import { adam } from '../core/train/adam';
+import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
+import { forwardFlops } from './benchMatrix';
+
+export const REFERENCE_BATCH = 64;
+
+export interface ReferenceMeasure {
+  backend: string;
+  backendName: string;
+  fallbackReason: string | null;
+  steps: number;
+  maskImgPerSec: number;
+  evalImgPerSec: number;
+  finetuneImgPerSec: number;
+  wasmMaskImgPerSec: number | null;
+  tensorsLeakedPerStep: number;
+  maskedWeights: number;
+  forwardFlopsPerImage: number;
+  peakRssMb: number;
+}
+
+function randomBatch(seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return {
+    x: tf.randomUniform([REFERENCE_BATCH, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D,
+    y: tf.tensor1d(Array.from({ length: REFERENCE_BATCH }, (_, i) => (i * 7 + seed) % 10), 'int32'),
+  };
+}
+
+/** Images per second over `steps` training steps after `warmup` steps. */
+function timeTraining(net: TaskNet, steps: number, warmup: number): { imgPerSec: number; leak: number } {
+  const optimizers = { mask: adam(1e-4), head: adam(1e-4) };
+  for (let i = 0; i < warmup; i++) trainStep(net, optimizers, randomBatch(i));
+  const before = tf.memory().numTensors;
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) trainStep(net, optimizers, randomBatch(100 + i));
+  const seconds = (performance.now() - t0) / 1000;
+  const leak = (tf.memory().numTensors - before) / steps;
+  optimizers.mask.dispose();
+  optimizers.head.dispose();
+  return { imgPerSec: (steps * REFERENCE_BATCH) / seconds, leak };
+}
+
+function timeInference(net: TaskNet, batches: number): number {
+  const { x, y } = randomBatch(7);
+  tf.tidy(() => net.logits(x, false).dataSync());
+  const t0 = performance.now();
+  for (let i = 0; i < batches; i++) tf.tidy(() => net.logits(x, false).dataSync());
+  tf.dispose([x, y]);
+  return (batches * REFERENCE_BATCH) / ((performance.now() - t0) / 1000);
+}
+
+function maskNet(backbone: Backbone, name: string): PiggybackNet {
+  const o = DEFAULT_TRAIN_OPTIONS;
+  return new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name });
+}
+
+export async function measureReference(opts: { quick: boolean; backend: BackendPreference; log: (s: string) => void }): Promise<ReferenceMeasure> {
+  const info = await initBackend(opts.backend);
+  const steps = opts.quick ? 5 : 30;
+  const warmup = opts.quick ? 1 : 3;
+  const backbone = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
+  const flops = forwardFlops(backbone);
+  const maskedWeights = backbone.maskedParams;
+
+  const mask = maskNet(backbone, 'bench');
+  const maskRun = timeTraining(mask, steps, warmup);
+  opts.log(`mask training: ${maskRun.imgPerSec.toFixed(1)} img/s`);
+  const evalImgPerSec = timeInference(mask, opts.quick ? 4 : 20);
+  opts.log(`inference: ${evalImgPerSec.toFixed(1)} img/s`);
+  mask.dispose();
+
+  const ft = new FinetuneNet(backbone, 10, 1, 'bench-ft');
+  const ftRun = timeTraining(ft, steps, warmup);
+  opts.log(`full fine-tuning: ${ftRun.imgPerSec.toFixed(1)} img/s`);
+  ft.dispose();
+  backbone.dispose();
+
+  // The portable path, measured in the same run for comparison (fewer steps: it is slower).
+  let wasmMaskImgPerSec: number | null = null;
+  if (info.name !== 'wasm') {
+    try {
+      await initBackend('wasm');
+      const bb = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
+      const m = maskNet(bb, 'bench-wasm');
+      wasmMaskImgPerSec = timeTraining(m, Math.max(2, Math.round(steps / 3)), 1).imgPerSec;
+      opts.log(`mask training on wasm (portable path): ${wasmMaskImgPerSec.toFixed(1)} img/s`);
+      m.dispose();
+      bb.dispose();
+    } catch (e) {
+      opts.log(`wasm comparison skipped: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return {
+    backend: info.detail,
+    backendName: info.name,
+    fallbackReason: info.fallbackReason ?? null,
+    steps,
+    maskImgPerSec: maskRun.imgPerSec,
+    evalImgPerSec,
+    finetuneImgPerSec: ftRun.imgPerSec,
+    wasmMaskImgPerSec,
+    tensorsLeakedPerStep: Math.max(maskRun.leak, ftRun.leak),
+    maskedWeights,
+    forwardFlopsPerImage: flops,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
