@@ -104,7 +104,8 @@ function timeTrain(net: TaskNet, size: number, channels: number, n: number, step
   }
 }
 
-function timeEval(net: TaskNet, size: number, channels: number, n: number, reps: number): number {
+/** Inference img/s over `reps` batches of n random images (after one untimed batch). */
+export function timeEval(net: TaskNet, size: number, channels: number, n: number, reps: number): number {
   const { x, y } = batch(size, channels, n, 3);
   tf.tidy(() => net.logits(x, false).dataSync());
   const t0 = performance.now();
@@ -113,7 +114,8 @@ function timeEval(net: TaskNet, size: number, channels: number, n: number, reps:
   return (reps * n) / ((performance.now() - t0) / 1000);
 }
 
-function maskNet(backbone: Backbone, name: string): PiggybackNet {
+/** The bench's mask-training net: the default options, binary mask, BN frozen, seed 1. */
+export function maskNet(backbone: Backbone, name: string): PiggybackNet {
   const o = DEFAULT_TRAIN_OPTIONS;
   return new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name });
 }

@@ -9,11 +9,10 @@ import { tf } from '../core/tf';
 import { initBackend, type BackendPreference } from '../core/backend';
 import { Backbone } from '../core/model/backbone';
 import { buildReferenceCnn } from '../core/model/referenceCnn';
-import { FinetuneNet, PiggybackNet, type TaskNet } from '../core/train/taskNets';
+import { FinetuneNet, type TaskNet } from '../core/train/taskNets';
 import { trainStep } from '../core/train/loop';
 import { adam } from '../core/train/adam';
-import { DEFAULT_TRAIN_OPTIONS } from '../core/types';
-import { forwardFlops } from './benchMatrix';
+import { forwardFlops, maskNet, timeEval } from './benchMatrix';
 
 export const REFERENCE_BATCH = 64;
 
@@ -53,20 +52,6 @@ function timeTraining(net: TaskNet, steps: number, warmup: number): { imgPerSec:
   return { imgPerSec: (steps * REFERENCE_BATCH) / seconds, leak };
 }
 
-function timeInference(net: TaskNet, batches: number): number {
-  const { x, y } = randomBatch(7);
-  tf.tidy(() => net.logits(x, false).dataSync());
-  const t0 = performance.now();
-  for (let i = 0; i < batches; i++) tf.tidy(() => net.logits(x, false).dataSync());
-  tf.dispose([x, y]);
-  return (batches * REFERENCE_BATCH) / ((performance.now() - t0) / 1000);
-}
-
-function maskNet(backbone: Backbone, name: string): PiggybackNet {
-  const o = DEFAULT_TRAIN_OPTIONS;
-  return new PiggybackNet(backbone, 10, { threshold: o.threshold, maskScale: o.maskScale, maskKind: 'binary', bnMode: 'frozen', seed: 1, name });
-}
-
 export async function measureReference(opts: { quick: boolean; backend: BackendPreference; log: (s: string) => void }): Promise<ReferenceMeasure> {
   const info = await initBackend(opts.backend);
   const steps = opts.quick ? 5 : 30;
@@ -78,7 +63,7 @@ export async function measureReference(opts: { quick: boolean; backend: BackendP
   const mask = maskNet(backbone, 'bench');
   const maskRun = timeTraining(mask, steps, warmup);
   opts.log(`mask training: ${maskRun.imgPerSec.toFixed(1)} img/s`);
-  const evalImgPerSec = timeInference(mask, opts.quick ? 4 : 20);
+  const evalImgPerSec = timeEval(mask, 28, 1, REFERENCE_BATCH, opts.quick ? 4 : 20);
   opts.log(`inference: ${evalImgPerSec.toFixed(1)} img/s`);
   mask.dispose();
 
