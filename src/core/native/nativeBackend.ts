@@ -166,18 +166,19 @@ class BufferPool {
 }
 
 /**
- * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/16 of the RAM within
- * [256 MB, 1 GB]. A training step's activations are all freed at its end and all needed again by
+ * What the pool may hold between uses: $PIGGYBACK_NATIVE_POOL_MB, else 1/4 of the RAM within
+ * [256 MB, 4 GB]. A training step's activations are all freed at its end and all needed again by
  * the next one; when they exceed the cap the rest is re-allocated every step, page faults and all
- * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations; a 256 MB cap halved the img/s). But the
- * pool adds to the peak. (At 224 px, batch 8, peak RSS was 3.9 GB with a 1 GB cap and 6.4 GB
- * with 3 GB, but evaluation keeping every activation caused that; since inference frees them,
- * 1.4 GB with either cap.)
+ * (MobileNetV2 at 96 px, batch 32: ~400 MB of activations, a 256 MB cap halved the img/s; at 224
+ * px, batch 16, a 1 GB cap left ClipByValue on a fresh 77 MB array at 4 GB/s and the step at
+ * 21 img/s, a 4 GB cap 32-36 img/s). The pool holds what a step frees for the next, so in a
+ * training loop it does not raise the peak (224 px, batch 16: peak RSS 1.88 GB with the 4 GB cap,
+ * 1.94 GB with 1 GB). Evaluation frees each layer's activations as it goes, so it adds little.
  */
 function poolCapBytes(): number {
   const env = Number(process.env.PIGGYBACK_NATIVE_POOL_MB);
   if (Number.isFinite(env) && env >= 0 && process.env.PIGGYBACK_NATIVE_POOL_MB?.trim()) return env * 2 ** 20;
-  return Math.min(2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 16));
+  return Math.min(4 * 2 ** 30, Math.max(256 * 2 ** 20, os.totalmem() / 4));
 }
 
 const pool = new BufferPool(poolCapBytes(), 4096);
