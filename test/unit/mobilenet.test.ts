@@ -30,6 +30,18 @@ test('every conv, depthwise conv and dense kernel is maskable; BN layers are fou
   assert.equal(bb.layers.find((l) => l.name === 'block_1_depthwise')?.shape.join('x'), '3x3x96x1');
 });
 
+test("the ZeroPadding2D before each stride-2 depthwise conv is folded into the conv's padding: no PadV2 runs, the values are the model's", async () => {
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const pads = bb.model.layers.filter((l) => l.getClassName() === 'ZeroPadding2D').length;
+  assert.equal(pads, 4, 'the nsfwjs cut has 4 ZeroPadding2D layers');
+  const profile = await tf.profile(() => bb.features(x, bb.frozenContext()));
+  assert.ok(!profile.kernelNames.includes('PadV2'), `kernels run: ${profile.kernelNames.join(', ')}`);
+  const ref = await tf.profile(() => bb.referenceFeatures(x));
+  assert.ok(ref.kernelNames.includes('PadV2'), 'the model itself pads (the check is not vacuous)');
+  assert.deepEqual(Array.from(tf.tidy(() => bb.features(x, bb.frozenContext())).dataSync()), Array.from(bb.referenceFeatures(x).dataSync()));
+  tf.dispose(x);
+});
+
 test('untrained masks reproduce MobileNetV2 exactly, and training moves only the task', async () => {
   const x = tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
   const ref = Array.from(bb.referenceFeatures(x).dataSync());

@@ -38,13 +38,16 @@ export interface ForwardContext {
 
 type Step =
   | { op: 'input'; out: number }
-  | { op: 'masked'; index: number; layer: tf.layers.Layer; kind: LayerKind; inputs: number[]; out: number }
+  /** pad: a ZeroPadding2D folded into this 'valid' conv (explicit padding), else the layer's own. */
+  | { op: 'masked'; index: number; layer: tf.layers.Layer; kind: LayerKind; inputs: number[]; out: number; pad?: ExplicitPad }
   | { op: 'bn'; index: number; inputs: number[]; out: number }
   | { op: 'apply'; layer: tf.layers.Layer; inputs: number[]; out: number }
   /** Keras ReLU(max_value): clip(relu(x), 0, max); max Infinity: relu(x). */
   | { op: 'relu-max'; max: number; inputs: number[]; out: number }
   /** A BN whose only reader is a ReLU: one op when the BN is frozen (fusedOps.ts). */
   | { op: 'bn-relu-max'; index: number; max: number; inputs: number[]; out: number };
+
+type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
 const MASKABLE: Record<string, LayerKind> = { Conv2D: 'conv2d', DepthwiseConv2D: 'depthwise', Dense: 'dense' };
 
@@ -173,6 +176,7 @@ export class Backbone {
     };
     const outputSlot = visit(model.outputs[0]);
     fuseBnReluMax(steps, outputSlot);
+    foldZeroPadding(steps, outputSlot);
     if (layers.length === 0) {
       throw new PiggybackError('BAD_MODEL', 'the backbone has no Conv2D, DepthwiseConv2D or Dense layer to mask');
     }
@@ -330,6 +334,29 @@ function fuseBnReluMax(steps: Step[], outputSlot: number): void {
   }
 }
 
+/**
+ * Folds each ZeroPadding2D whose only reader is a 'valid' conv or depthwise conv into that conv's
+ * explicit padding (MobileNetV2 pads before each of its 4 stride-2 depthwise convs). The padded
+ * copy and, in training, its gradient's slice are gone: at 224 px, batch 16, PadV2 and Slice took
+ * 44 ms of a 500 ms step. Zeros taken from the padding or skipped add nothing to a sum.
+ */
+function foldZeroPadding(steps: Step[], outputSlot: number): void {
+  const readers = new Map<number, number>();
+  for (const st of steps) if (st.op !== 'input') for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  for (let i = 0; i < steps.length; i++) {
+    const p = steps[i];
+    if (p.op !== 'apply' || p.layer.getClassName() !== 'ZeroPadding2D' || p.inputs.length !== 1) continue;
+    const l = p.layer as unknown as { padding: [[number, number], [number, number]]; dataFormat?: string };
+    if ((l.dataFormat ?? 'channelsLast') !== 'channelsLast' || readers.get(p.out) !== 1 || p.out === outputSlot) continue;
+    const c = steps.find((st) => st.op === 'masked' && st.inputs[0] === p.out);
+    if (!c || c.op !== 'masked' || c.kind === 'dense' || c.pad || (c.layer as unknown as { padding: string }).padding !== 'valid') continue;
+    c.pad = [[0, 0], [l.padding[0][0], l.padding[0][1]], [l.padding[1][0], l.padding[1][1]], [0, 0]];
+    c.inputs = [p.inputs[0]];
+    steps.splice(i, 1);
+    i--;
+  }
+}
+
 /** True inside tf.grad/variableGrads: every intermediate must then live until the backward pass. */
 function gradientsRecorded(): boolean {
   return ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
@@ -348,7 +375,7 @@ function runMasked(step: Extract<Step, { op: 'masked' }>, x: tf.Tensor, ctx: For
   } else {
     const strides = l.strides as [number, number];
     const dilations = l.dilationRate as [number, number];
-    const padding = l.padding as 'same' | 'valid';
+    const padding = step.pad ?? (l.padding as 'same' | 'valid');
     y =
       step.kind === 'conv2d'
         ? tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding, 'NHWC', dilations)
