@@ -49,7 +49,10 @@ export interface ArchRow {
   torchMaskImgPerSec: number | null;
   torchNote: string | null;
   ratioVsTorch: number | null;
-  /** Training FLOP/s reached (3 x forward per image) over the measured GEMM peak. */
+  /**
+   * Training FLOP/s reached (3 x forward per image, counted as direct convolutions) over the
+   * measured GEMM peak. Winograd convolutions do fewer multiplications, so it can exceed 1.
+   */
   fractionOfPeak: number | null;
   /** Peak RSS of the process that measured this row (each row runs in a fresh one). */
   peakRssMb: number;
