@@ -5,14 +5,12 @@
  * python3-torch is installed), plus the pairwise-overlap analytics on ResNet-50-sized masks.
  * Ratios within one run are what to compare: absolute numbers move with machine load.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, type BackendName, type BackendPreference } from '../core/backend';
-import { packageRoot } from '../core/paths';
 import { benchOverlap } from '../../bench/overlap';
-import { benchArchitectures, gemmPeakGflops, jsonFromChild, type ArchRow } from './benchMatrix';
+import { benchArchitectures, bracketedByTorch, gemmPeakGflops, jsonFromChild, type ArchRow } from './benchMatrix';
 import { REFERENCE_BATCH, type ReferenceMeasure } from './benchReference';
 
 export interface BenchResult {
@@ -104,33 +102,20 @@ function imageFolderMemory(quick: boolean, backend: string, log: (s: string) => 
   return j;
 }
 
-function torchPeer(steps: number): { imgPerSec: number | null; threads: number | null; blas: string | null; note: string | null } {
-  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const script = path.join(packageRoot(), 'bench', 'torch_mask.py');
-  const r = spawnSync(python, [script, '--steps', String(steps), '--threads', String(os.cpus().length)], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) {
-    const why = /No module named .?torch/.test(r.stderr ?? '') ? 'python3-torch not installed (apt-get install python3-torch libopenblas0-pthread)' : (r.stderr || r.error?.message || 'failed').trim().split('\n').pop();
-    return { imgPerSec: null, threads: null, blas: null, note: why ?? null };
-  }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-  return { imgPerSec: j.torchMaskImgPerSec, threads: j.threads, blas: j.blas, note: null };
-}
-
 export async function runBench(opts: { quick: boolean; backend: BackendPreference; matrix?: boolean; log: (s: string) => void }): Promise<BenchResult> {
   const loadStart = os.loadavg()[0];
   // Analytics first, on a fresh heap, as the inspector runs them (in a process that is not
   // training): after the training runs, the leftover heap and array pools made it ~2x noisier.
   const overlap = await benchOverlap({ runs: opts.quick ? 2 : 5 });
   opts.log(`overlap of 10 ResNet-50-sized masks: ${overlap.overlapMs.toFixed(1)} ms`);
-  // The reference CNN in its own process, as every architecture row (see benchReference.ts).
-  const ref = jsonFromChild<ReferenceMeasure>('reference-row', ['--backend', opts.backend, ...(opts.quick ? ['--quick'] : [])], opts.log);
+  // The reference CNN in its own process, as every architecture row (see benchReference.ts),
+  // between two runs of its PyTorch peer.
+  const peer = { arch: 'reference', size: 28, batch: REFERENCE_BATCH, steps: opts.quick ? 5 : 30 };
+  const { value: ref, torch } = bracketedByTorch(peer, () => jsonFromChild<ReferenceMeasure>('reference-row', ['--backend', opts.backend, ...(opts.quick ? ['--quick'] : [])], opts.log), opts.log);
   const info = await initBackend(ref.backendName as BackendName);
   opts.log(`backend: ${info.detail}`);
   const steps = ref.steps;
   const wasmMaskImgPerSec = ref.wasmMaskImgPerSec;
-
-  const torch = torchPeer(steps);
-  opts.log(torch.imgPerSec ? `PyTorch mask training: ${torch.imgPerSec.toFixed(1)} img/s (${torch.threads} threads)` : `PyTorch: skipped (${torch.note})`);
 
   const peak = gemmPeakGflops();
   opts.log(`fp32 GEMM peak on ${info.detail}: ${peak.toFixed(1)} GFLOP/s`);
@@ -141,7 +126,7 @@ export async function runBench(opts: { quick: boolean; backend: BackendPreferenc
       ...(wasmMaskImgPerSec === null ? [] : [{ backend: 'wasm', maskImgPerSec: wasmMaskImgPerSec, note: null }]),
     ],
     bestBackend: ref.backend, maskImgPerSec: ref.maskImgPerSec, finetuneImgPerSec: ref.finetuneImgPerSec, evalImgPerSec: ref.evalImgPerSec,
-    torchMaskImgPerSec: torch.imgPerSec, torchNote: torch.note, ratioVsTorch: torch.imgPerSec ? ref.maskImgPerSec / torch.imgPerSec : null,
+    torchMaskImgPerSec: torch.imgPerSec, torchRuns: torch.runs, torchNote: torch.note, ratioVsTorch: torch.imgPerSec ? ref.maskImgPerSec / torch.imgPerSec : null,
     fractionOfPeak: (ref.maskImgPerSec * 3 * ref.forwardFlopsPerImage) / 1e9 / peak, peakRssMb: ref.peakRssMb,
   };
   // The networks researchers bring: every backend that loads, the measured one first.

@@ -46,7 +46,9 @@ export interface ArchRow {
   maskImgPerSec: number;
   finetuneImgPerSec: number | null;
   evalImgPerSec: number | null;
+  /** The PyTorch peer's img/s: the mean of a run just before this row and one just after. */
   torchMaskImgPerSec: number | null;
+  torchRuns?: number[];
   torchNote: string | null;
   ratioVsTorch: number | null;
   /**
@@ -145,16 +147,46 @@ export function gemmPeakGflops(): number {
   return (2 * n ** 3) / (best / 1000) / 1e9;
 }
 
-function torchPeer(arch: string, size: number, n: number, steps: number): { imgPerSec: number | null; note: string | null } {
+/** One or two runs of the PyTorch peer (bench/torch_mask.py): img/s (their mean), threads, BLAS, or why it did not run. */
+export interface TorchPeer {
+  imgPerSec: number | null;
+  runs: number[];
+  threads: number | null;
+  blas: string | null;
+  note: string | null;
+}
+
+function torchPeer(arch: string, size: number, n: number, steps: number): TorchPeer {
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const script = path.join(packageRoot(), 'bench', 'torch_mask.py');
   const args = [script, '--arch', arch, '--size', String(size), '--batch', String(n), '--steps', String(steps), '--warmup', '2', '--threads', String(os.cpus().length)];
   const r = spawnSync(python, args, { encoding: 'utf8', timeout: 900_000 });
   if (r.status !== 0) {
-    const why = /No module named .?torch/.test(r.stderr ?? '') ? 'python3-torch / python3-torchvision not installed' : (r.stderr || r.error?.message || 'failed').trim().split('\n').pop();
-    return { imgPerSec: null, note: why ?? 'failed' };
+    const why = /No module named .?torch/.test(r.stderr ?? '') ? 'python3-torch / python3-torchvision not installed (apt-get install python3-torch python3-torchvision)' : (r.stderr || r.error?.message || 'failed').trim().split('\n').pop();
+    return { imgPerSec: null, runs: [], threads: null, blas: null, note: why ?? 'failed' };
   }
-  return { imgPerSec: JSON.parse(r.stdout.trim().split('\n').pop() as string).torchMaskImgPerSec, note: null };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  return { imgPerSec: j.torchMaskImgPerSec, runs: [j.torchMaskImgPerSec], threads: j.threads, blas: j.blas, note: null };
+}
+
+/**
+ * `measure` between two runs of the PyTorch peer, whose mean is the peer's figure: this machine's
+ * speed drifts over minutes (the same step moved 15% between runs a minute apart), and a run
+ * before and one after cancel a steady drift.
+ */
+export function bracketedByTorch<T>(peer: { arch: string; size: number; batch: number; steps: number }, measure: () => T, log: (s: string) => void): { value: T; torch: TorchPeer } {
+  const run = () => torchPeer(peer.arch, peer.size, peer.batch, peer.steps);
+  const before = run();
+  const value = measure();
+  if (before.imgPerSec === null) {
+    log(`  PyTorch skipped (${before.note})`);
+    return { value, torch: before };
+  }
+  const after = run();
+  const runs = [before.imgPerSec, ...(after.imgPerSec === null ? [] : [after.imgPerSec])];
+  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
+  log(`  PyTorch ${mean.toFixed(1)} img/s (before and after: ${runs.map((x) => x.toFixed(1)).join(', ')})`);
+  return { value, torch: { ...before, imgPerSec: mean, runs } };
 }
 
 function specs(quick: boolean): RowSpec[] {
@@ -277,10 +309,10 @@ function measureRowInChild(index: number, opts: { quick: boolean; backends: Back
 export async function benchArchitectures(opts: { quick: boolean; backends: BackendName[]; peakGflops: number | null; log: (s: string) => void }): Promise<ArchRow[]> {
   const rows: ArchRow[] = [];
   for (const [index, spec] of specs(opts.quick).entries()) {
-    const row = measureRowInChild(index, opts);
-    const torch = torchPeer(spec.torchArch, spec.size, spec.batch, Math.max(2, spec.steps));
-    opts.log(torch.imgPerSec ? `  PyTorch ${torch.imgPerSec.toFixed(1)} img/s` : `  PyTorch skipped (${torch.note})`);
+    const peer = { arch: spec.torchArch, size: spec.size, batch: spec.batch, steps: Math.max(2, spec.steps) };
+    const { value: row, torch } = bracketedByTorch(peer, () => measureRowInChild(index, opts), opts.log);
     row.torchMaskImgPerSec = torch.imgPerSec;
+    row.torchRuns = torch.runs;
     row.torchNote = torch.note;
     row.ratioVsTorch = torch.imgPerSec && row.maskImgPerSec ? row.maskImgPerSec / torch.imgPerSec : null;
     rows.push(row);

@@ -147,6 +147,10 @@ test('bench --quick --no-matrix --json: the reference CNN row, measured in its o
   for (const v of [b.maskImgPerSec, b.finetuneImgPerSec, b.evalImgPerSec, row.peakRssMb, b.gemmPeakGflops]) assert.ok(Number.isFinite(v) && v > 0, `positive figure: ${v}`);
   assert.equal(b.tensorsLeakedPerStep, 0);
   assert.equal(b.peakRssMb, row.peakRssMb, "the top-level peak RSS is the reference row's own process's");
-  if (b.torchMaskImgPerSec !== null) assert.equal(b.ratioVsTorch, b.maskImgPerSec / b.torchMaskImgPerSec);
+  if (b.torchMaskImgPerSec !== null) {
+    assert.equal(b.ratioVsTorch, b.maskImgPerSec / b.torchMaskImgPerSec);
+    assert.equal(row.torchRuns.length, 2, 'PyTorch runs before and after the row');
+    assert.ok(Math.abs(b.torchMaskImgPerSec - (row.torchRuns[0] + row.torchRuns[1]) / 2) < 1e-9);
+  }
   else assert.equal(typeof b.torchNote, 'string');
 });
