@@ -313,14 +313,20 @@ function reluMax(x: tf.Tensor, max: number): tf.Tensor {
   return Number.isFinite(max) ? tf.clipByValue(r, 0, max) : r;
 }
 
+/** How many step inputs read each slot. */
+function readerCounts(steps: Step[]): Map<number, number> {
+  const readers = new Map<number, number>();
+  for (const st of steps) if (st.op !== 'input') for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  return readers;
+}
+
 /**
  * Merges each BN step whose output only a ReLU step reads (ReLU6 in MobileNetV2; conv, BN, ReLU
  * in ResNets and VGG-style nets) into one 'bn-relu-max' step at the ReLU's place (nothing
  * between them reads the BN's output).
  */
 function fuseBnReluMax(steps: Step[], outputSlot: number): void {
-  const readers = new Map<number, number>();
-  for (const st of steps) if (st.op !== 'input') for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  const readers = readerCounts(steps);
   for (let i = 0; i < steps.length; i++) {
     const r = steps[i];
     if (r.op !== 'relu-max') continue;
@@ -341,8 +347,7 @@ function fuseBnReluMax(steps: Step[], outputSlot: number): void {
  * 44 ms of a 500 ms step. Zeros taken from the padding or skipped add nothing to a sum.
  */
 function foldZeroPadding(steps: Step[], outputSlot: number): void {
-  const readers = new Map<number, number>();
-  for (const st of steps) if (st.op !== 'input') for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  const readers = readerCounts(steps);
   for (let i = 0; i < steps.length; i++) {
     const p = steps[i];
     if (p.op !== 'apply' || p.layer.getClassName() !== 'ZeroPadding2D' || p.inputs.length !== 1) continue;
