@@ -314,7 +314,6 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     return r;
   };
   const alloc = (n: number): Float32Array => pool.take(n);
-  /** A fused kernel over two float32 inputs of one shape, with an output of that shape. */
   // FusedBatchNorm (relu 0) and the fused BN + ReLU (relu 1, which has no JS kernel to fall back to).
   const batchNorm = (name: string, args: Parameters<tf.KernelFunc>[0], relu: 0 | 1): ReturnType<tf.KernelFunc> => {
     const be = args.backend as CpuLike;
@@ -336,6 +335,7 @@ function buildKernels(addon: NativeAddon, cpu: (name: string) => tf.KernelFunc):
     addon.batchNorm(xv, mv as Float32Array, vv as Float32Array, ov, sv, o, (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001, relu);
     return done(name, be, x.shape, o);
   };
+  /** A fused kernel over two float32 inputs of one shape, with an output of that shape. */
   const pairKernel = (name: string, first: string, second: string, run: (a: Float32Array, b: Float32Array, out: Float32Array, attrs: Record<string, unknown>) => void): tf.KernelFunc => (args) => {
     const be = args.backend as CpuLike;
     const ins = args.inputs as Record<string, Info>;
