@@ -138,7 +138,9 @@ test('conv2d: values and gradients wrt x and W (filters 1..5, strides 1/2, all p
 test('3x3 stride-1 convs of 8x8-32x32 maps with 32+ channels: Winograd on AVX-512 (values and gradients as the cpu backend)', { skip }, async () => {
   const { loadNativeAddon } = await import('../../src/core/native/addon');
   const addon = loadNativeAddon();
-  const avx512 = /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  // oneDNN's Winograd kernel needs AVX-512 core (F, BW, VL, DQ); elsewhere the direct algorithm runs.
+  const flags = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const avx512 = ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => new RegExp(`\\b${f}\\b`).test(flags));
   // [N, H, W, C] and O; 'same' keeps the map, 'valid' takes 2 off each side.
   const cases: Array<[number[], number, 'same' | 'valid']> = [[[2, 16, 16, 32], 32, 'same'], [[2, 12, 10, 32], 48, 'same'], [[1, 18, 18, 64], 32, 'valid'], [[2, 8, 8, 128], 64, 'same']];
   for (const [xs, o, pad] of cases) {
