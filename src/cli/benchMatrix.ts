@@ -90,8 +90,8 @@ function batch(size: number, channels: number, n: number, seed: number): { x: tf
   };
 }
 
-/** img/s over `steps` steps on pre-made batches after `warmup` steps. */
-function timeTrain(net: TaskNet, size: number, channels: number, n: number, steps: number, warmup: number): number {
+/** img/s over `steps` steps on pre-made batches after `warmup` steps, and tensors left behind per timed step. */
+export function timeTrain(net: TaskNet, size: number, channels: number, n: number, steps: number, warmup: number): { imgPerSec: number; leak: number } {
   // The engine's Adam (one fused kernel per variable on native), as training uses it.
   const opt = { mask: adam(1e-4), head: adam(1e-4) };
   const batches = [batch(size, channels, n, 1), batch(size, channels, n, 2)];
@@ -99,9 +99,11 @@ function timeTrain(net: TaskNet, size: number, channels: number, n: number, step
     // trainStep disposes its batch: give it clones (they share the data).
     const next = (i: number) => ({ x: tf.clone(batches[i % 2].x), y: tf.clone(batches[i % 2].y) });
     for (let i = 0; i < warmup; i++) trainStep(net, opt, next(i));
+    const before = tf.memory().numTensors;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) trainStep(net, opt, next(i));
-    return (steps * n) / ((performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    return { imgPerSec: (steps * n) / seconds, leak: (tf.memory().numTensors - before) / steps };
   } finally {
     for (const b of batches) tf.dispose([b.x, b.y]);
     opt.mask.dispose();
@@ -242,14 +244,14 @@ export async function measureRow(index: number, opts: { quick: boolean; backends
       meta ??= { masked: backbone.maskedParams, flops: forwardFlops(backbone) };
       const net = maskNet(backbone, `bench-${spec.arch}`);
       // Two warm-up steps: the first builds every oneDNN primitive and fills the buffer pool.
-      const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, opts.quick ? 1 : 2);
+      const rate = timeTrain(net, spec.size, c, spec.batch, spec.steps, opts.quick ? 1 : 2).imgPerSec;
       speeds.push({ backend: info.detail, maskImgPerSec: rate, note: null });
       opts.log(`${spec.arch} ${spec.size}px batch ${spec.batch}: mask training ${rate.toFixed(1)} img/s on ${info.detail}`);
       if (i === 0) {
         evalRate = timeEval(net, spec.size, c, spec.batch, Math.max(1, spec.steps));
         net.dispose();
         const ft = new FinetuneNet(backbone, 10, 1, `bench-ft-${spec.arch}`);
-        finetune = timeTrain(ft, spec.size, c, spec.batch, Math.max(1, Math.ceil(spec.steps / 2)), 1);
+        finetune = timeTrain(ft, spec.size, c, spec.batch, Math.max(1, Math.ceil(spec.steps / 2)), 1).imgPerSec;
         ft.dispose();
         opts.log(`  fine-tuning ${finetune.toFixed(1)} img/s, inference ${evalRate.toFixed(1)} img/s`);
       } else net.dispose();

@@ -5,14 +5,11 @@
  * measured in the bench's own process after the overlap analytics (10 ResNet-50-sized masks) it
  * read 934 img/s in one run where fresh processes read 1,080-1,214 in the same minutes.
  */
-import { tf } from '../core/tf';
 import { initBackend, type BackendPreference } from '../core/backend';
 import { Backbone } from '../core/model/backbone';
 import { buildReferenceCnn } from '../core/model/referenceCnn';
-import { FinetuneNet, type TaskNet } from '../core/train/taskNets';
-import { trainStep } from '../core/train/loop';
-import { adam } from '../core/train/adam';
-import { forwardFlops, maskNet, timeEval } from './benchMatrix';
+import { FinetuneNet } from '../core/train/taskNets';
+import { forwardFlops, maskNet, timeEval, timeTrain } from './benchMatrix';
 
 export const REFERENCE_BATCH = 64;
 
@@ -31,27 +28,6 @@ export interface ReferenceMeasure {
   peakRssMb: number;
 }
 
-function randomBatch(seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  return {
-    x: tf.randomUniform([REFERENCE_BATCH, 28, 28, 1], 0, 1, 'float32', seed) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: REFERENCE_BATCH }, (_, i) => (i * 7 + seed) % 10), 'int32'),
-  };
-}
-
-/** Images per second over `steps` training steps after `warmup` steps. */
-function timeTraining(net: TaskNet, steps: number, warmup: number): { imgPerSec: number; leak: number } {
-  const optimizers = { mask: adam(1e-4), head: adam(1e-4) };
-  for (let i = 0; i < warmup; i++) trainStep(net, optimizers, randomBatch(i));
-  const before = tf.memory().numTensors;
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) trainStep(net, optimizers, randomBatch(100 + i));
-  const seconds = (performance.now() - t0) / 1000;
-  const leak = (tf.memory().numTensors - before) / steps;
-  optimizers.mask.dispose();
-  optimizers.head.dispose();
-  return { imgPerSec: (steps * REFERENCE_BATCH) / seconds, leak };
-}
-
 export async function measureReference(opts: { quick: boolean; backend: BackendPreference; log: (s: string) => void }): Promise<ReferenceMeasure> {
   const info = await initBackend(opts.backend);
   const steps = opts.quick ? 5 : 30;
@@ -61,14 +37,14 @@ export async function measureReference(opts: { quick: boolean; backend: BackendP
   const maskedWeights = backbone.maskedParams;
 
   const mask = maskNet(backbone, 'bench');
-  const maskRun = timeTraining(mask, steps, warmup);
+  const maskRun = timeTrain(mask, 28, 1, REFERENCE_BATCH, steps, warmup);
   opts.log(`mask training: ${maskRun.imgPerSec.toFixed(1)} img/s`);
   const evalImgPerSec = timeEval(mask, 28, 1, REFERENCE_BATCH, opts.quick ? 4 : 20);
   opts.log(`inference: ${evalImgPerSec.toFixed(1)} img/s`);
   mask.dispose();
 
   const ft = new FinetuneNet(backbone, 10, 1, 'bench-ft');
-  const ftRun = timeTraining(ft, steps, warmup);
+  const ftRun = timeTrain(ft, 28, 1, REFERENCE_BATCH, steps, warmup);
   opts.log(`full fine-tuning: ${ftRun.imgPerSec.toFixed(1)} img/s`);
   ft.dispose();
   backbone.dispose();
@@ -80,7 +56,7 @@ export async function measureReference(opts: { quick: boolean; backend: BackendP
       await initBackend('wasm');
       const bb = Backbone.fromModel(buildReferenceCnn(1), 'bench', '(in memory)');
       const m = maskNet(bb, 'bench-wasm');
-      wasmMaskImgPerSec = timeTraining(m, Math.max(2, Math.round(steps / 3)), 1).imgPerSec;
+      wasmMaskImgPerSec = timeTrain(m, 28, 1, REFERENCE_BATCH, Math.max(2, Math.round(steps / 3)), 1).imgPerSec;
       opts.log(`mask training on wasm (portable path): ${wasmMaskImgPerSec.toFixed(1)} img/s`);
       m.dispose();
       bb.dispose();
